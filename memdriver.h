@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * memdriver user-space API, shared by the module and memdriver_test.
+ *
+ * Each /dev/memdriverN is one flat byte space made of four regions, in this
+ * order, each starting on a page boundary:
+ *
+ *   kmalloc | vmalloc | DMA coherent | page allocator
+ *
+ * read/write/lseek/pread/pwrite and mmap all use the same offsets. Region
+ * sizes are module parameters rounded up to the page size, so user space
+ * asks MEM_IOCTL_GET_INFO instead of hard-coding any offset.
+ *
+ * Every structure uses fixed-width types with the same layout for 32- and
+ * 64-bit user space, so one compat_ioctl path serves both.
+ */
+#ifndef _UAPI_MEMDRIVER_H
+#define _UAPI_MEMDRIVER_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define MEMDRIVER_INFO_VERSION		1
+
+/* Region indices, in offset order. */
+#define MEMDRIVER_REGION_KMALLOC	0
+#define MEMDRIVER_REGION_VMALLOC	1
+#define MEMDRIVER_REGION_DMA		2
+#define MEMDRIVER_REGION_PAGES		3
+#define MEMDRIVER_NR_REGIONS		4
+
+/* Default region sizes in bytes (before rounding up to the page size). */
+#define MEMDRIVER_DEFAULT_KMALLOC_SIZE	(4 * 1024)
+#define MEMDRIVER_DEFAULT_VMALLOC_SIZE	(1024 * 1024)
+#define MEMDRIVER_DEFAULT_DMA_SIZE	(16 * 1024)
+#define MEMDRIVER_DEFAULT_PAGES_SIZE	(16 * 1024)
+
+/* Each kmem_cache object carries this many payload bytes. */
+#define MEMDRIVER_PAYLOAD_SIZE		64
+
+struct memdriver_region_info {
+	__u64 offset;		/* first byte in the device's offset space */
+	__u64 size;		/* bytes, a multiple of page_size */
+};
+
+struct memdriver_info {
+	__u32 version;		/* MEMDRIVER_INFO_VERSION */
+	__u32 page_size;	/* the kernel's PAGE_SIZE */
+	__u64 total_size;	/* sum of all region sizes */
+	struct memdriver_region_info regions[MEMDRIVER_NR_REGIONS];
+	__u32 payload_size;	/* MEMDRIVER_PAYLOAD_SIZE */
+	__u32 max_objects_per_fd;
+	__u32 max_objects;	/* across every device and fd */
+	__u32 objects_fd;	/* live objects owned by this fd */
+	__u32 objects_device;	/* live objects on this device */
+	__u32 objects_total;	/* live objects in the whole module */
+	__u32 dma_mask_bits;	/* DMA mask the device obtained */
+	__u32 reserved;		/* zero */
+};
+
+/* Object ids are per open file, like file descriptors: always > 0. */
+struct memdriver_object_io {
+	__s32 id;
+	__u32 flags;		/* must be zero */
+	__u8 data[MEMDRIVER_PAYLOAD_SIZE];
+};
+
+#define MEM_IOCTL_MAGIC		'M'
+/* Returns a new object id (> 0); errno ENOMEM, EDQUOT (per-fd cap) or
+ * ENOSPC (module-wide cap).
+ */
+#define MEM_IOCTL_ALLOC_OBJECT	_IO(MEM_IOCTL_MAGIC, 1)
+/* Frees the object whose id the int points at; ENOENT if this fd owns none. */
+#define MEM_IOCTL_FREE_OBJECT	_IOW(MEM_IOCTL_MAGIC, 2, int)
+#define MEM_IOCTL_GET_INFO	_IOR(MEM_IOCTL_MAGIC, 3, struct memdriver_info)
+#define MEM_IOCTL_READ_OBJECT	_IOWR(MEM_IOCTL_MAGIC, 4, struct memdriver_object_io)
+#define MEM_IOCTL_WRITE_OBJECT	_IOW(MEM_IOCTL_MAGIC, 5, struct memdriver_object_io)
+
+#endif /* _UAPI_MEMDRIVER_H */

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install everything a fresh Debian bookworm machine lacks to build and prove
+# memdriver: host tools (apt), Debian's kernels and kbuild headers for
+# bookworm (6.1) and bookworm-backports (6.12) on amd64 and arm64, and
+# checkpatch.pl from linux-source-6.1. Kernels are unpacked into the cache
+# directory ($MEMDRIVER_CACHE); the system's apt sources are never touched.
+# Idempotent: a second run only checks.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+HOST_PKGS="make gcc libc6-dev qemu-system-x86 qemu-system-arm qemu-system-data
+ gcc-aarch64-linux-gnu libc6-dev-arm64-cross busybox-static sparse cpio bc
+ flex bison libelf-dev xz-utils dpkg-dev kmod perl ca-certificates dwarves"
+
+install_host_tools() {
+	local missing=() p
+	for p in $HOST_PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing host packages: ${missing[*]}"
+	local sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
+		--no-install-recommends "${missing[@]}"
+}
+
+# A private apt: its own sources (bookworm + backports, amd64 + arm64),
+# lists and cache, all under $MEMDRIVER_CACHE/apt.
+APT_DIR=$MEMDRIVER_CACHE/apt
+private_apt_setup() {
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" \
+		"$APT_DIR/debs"
+	local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+	local sec=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+	local opts="arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg"
+	cat >"$APT_DIR/sources.list" <<EOF
+deb [$opts] $mirror bookworm main
+deb [$opts] $mirror bookworm-updates main
+deb [$opts] $sec bookworm-security main
+deb [$opts] $mirror bookworm-backports main
+EOF
+	# Refresh the lists at most once a day.
+	if [ -z "$(find "$APT_DIR/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+		log "updating private apt lists"
+		papt_get update -q >/dev/null
+	fi
+}
+papt_opts() {
+	echo -o Dir::Etc::SourceList="$APT_DIR/sources.list" \
+		-o Dir::Etc::SourceParts=/dev/null \
+		-o Dir::Etc::Preferences=/dev/null \
+		-o Dir::Etc::PreferencesParts=/dev/null \
+		-o Dir::State::Lists="$APT_DIR/lists" \
+		-o Dir::Cache="$APT_DIR/cache" \
+		-o APT::Architectures::=amd64 -o APT::Architectures::=arm64
+}
+papt_get() { apt-get $(papt_opts) "$@"; }
+papt_cache() { apt-cache $(papt_opts) "$@"; }
+
+# Highest version of a package available from one suite.
+suite_version() { # pkg suite
+	papt_cache madison "$1" | awk -F'|' -v s="$2" \
+		'$3 ~ ("/" s "[ /]") || $3 ~ (" " s "/") {gsub(/ /,"",$2); print $2}' |
+		sort -V | tail -1
+}
+
+# The image package a kernel metapackage points at in a suite.
+resolve_image() { # metapkg(with :arch) suite
+	local ver
+	ver=$(suite_version "$1" "$2")
+	[ -n "$ver" ] || die "no $1 in $2"
+	papt_cache show "$1=$ver" | awk -F': ' '/^Depends:/ {print $2; exit}' |
+		tr ',' '\n' | grep -o 'linux-image-[^ ]*' | head -1
+}
+
+download() { # pkg(:arch)=ver ... into $APT_DIR/debs
+	(cd "$APT_DIR/debs" && papt_get download -q "$@" >/dev/null)
+}
+
+fetch_kernel() { # series arch
+	local series=$1 arch=$2 suite dir
+	dir=$(kernel_dir "$series" "$arch")
+	if [ -f "$dir/.complete" ]; then
+		return 0
+	fi
+	case $series in
+	6.1) suite=bookworm ;;
+	6.12) suite=bookworm-backports ;;
+	*) die "unknown series $series" ;;
+	esac
+	local img release flavour hdr common kbuild v
+	img=$(resolve_image "linux-image-$arch:$arch" "$suite")
+	[ -n "$img" ] || die "cannot resolve linux-image-$arch in $suite"
+	release=${img#linux-image-}
+	release=${release%-unsigned}
+	flavour=${release##*-}
+	log "fetching $release ($arch) from $suite"
+	hdr=linux-headers-$release
+	common=$(papt_cache show "$hdr:$arch" | awk -F': ' '/^Depends:/ {print $2; exit}' |
+		tr ',' '\n' | grep -o 'linux-headers-[^ ]*-common[^ ]*' | head -1)
+	kbuild=$(papt_cache show "$hdr:$arch" | awk -F': ' '/^Depends:/ {print $2; exit}' |
+		tr ',' '\n' | grep -o 'linux-kbuild-[^ ]*' | head -1)
+	[ -n "$common" ] && [ -n "$kbuild" ] || die "cannot resolve headers of $release"
+	rm -rf "$dir" && mkdir -p "$dir/root"
+	# kbuild's host tools must run here, so always take the build machine's.
+	local host_arch
+	host_arch=$(dpkg --print-architecture)
+	local pkgs=("$img:$arch" "$hdr:$arch" "$common" "$kbuild:$host_arch")
+	local p deb
+	for p in "${pkgs[@]}"; do
+		v=$(papt_cache policy "$p" | awk '/Candidate:/ {print $2}')
+		# Backports packages are not candidates; take the highest version.
+		[ "$v" != "(none)" ] && [ -n "$v" ] ||
+			v=$(papt_cache madison "$p" | awk -F'|' 'NR==1 {gsub(/ /,"",$2); print $2}')
+		download "$p=$v"
+	done
+	for p in "$img" "$hdr" "$common" "$kbuild"; do
+		deb=$(ls -t "$APT_DIR/debs/${p}_"*.deb | head -1)
+		dpkg-deb -x "$deb" "$dir/root"
+	done
+	local hdir=$dir/root/usr/src/linux-headers-$release
+	[ -d "$hdir" ] || die "headers missing in $hdr"
+	# The flavour Makefile includes -common by absolute path: make it ours.
+	sed -i "s#/usr/src/#$dir/root/usr/src/#" "$hdir/Makefile"
+	ln -sfn "$hdir" "$dir/headers"
+	ln -sfn "$(ls "$dir"/root/boot/vmlinuz-*)" "$dir/vmlinuz"
+	echo "$release" >"$dir/release"
+	echo "$flavour" >"$dir/flavour"
+	rm -rf "$dir/root/lib/modules" # keep the cache small; modules are unused
+	touch "$dir/.complete"
+}
+
+# checkpatch.pl and its data files ship only in linux-source-6.1.
+fetch_checkpatch() {
+	local dir=$MEMDRIVER_CACHE/checkpatch
+	[ -x "$dir/checkpatch.pl" ] && return 0
+	log "fetching checkpatch.pl from linux-source-6.1"
+	local v deb tarball tmp
+	v=$(papt_cache policy linux-source-6.1 | awk '/Candidate:/ {print $2}')
+	download "linux-source-6.1=$v"
+	deb=$(ls -t "$APT_DIR"/debs/linux-source-6.1_*.deb | head -1)
+	tmp=$(mktemp -d)
+	dpkg-deb -x "$deb" "$tmp"
+	tarball=$(ls "$tmp"/usr/src/linux-source-6.1.tar.*)
+	mkdir -p "$dir"
+	tar -xf "$tarball" -C "$tmp" --wildcards \
+		'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+		'*/scripts/const_structs.checkpatch'
+	cp "$tmp"/linux-source-6.1/scripts/{checkpatch.pl,spelling.txt,const_structs.checkpatch} "$dir/"
+	rm -rf "$tmp" "$deb"
+}
+
+main() {
+	install_host_tools
+	private_apt_setup
+	local k
+	for k in ${KERNELS:-$ALL_KERNELS}; do
+		fetch_kernel "${k%%:*}" "${k##*:}"
+	done
+	fetch_checkpatch
+	log "dependencies ready in $MEMDRIVER_CACHE"
+}
+
+main "$@"
