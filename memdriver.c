@@ -766,36 +766,29 @@ static void memdriver_dev_destroy(struct memdriver_dev *md)
 
 /* ---- Module load and unload ---- */
 
-static int memdriver_check_size(const char *name, unsigned long val,
-				unsigned long max)
+static int memdriver_check_range(const char *name, unsigned long val,
+				 unsigned long max)
 {
 	if (val && val <= max)
 		return 0;
-	pr_err("%s=%lu is out of range: must be 1..%lu bytes\n", name, val, max);
+	pr_err("%s=%lu is out of range: must be 1..%lu\n", name, val, max);
 	return -EINVAL;
 }
 
 static int memdriver_check_params(void)
 {
-	if (nr_devices < 1 || nr_devices > MEMDRIVER_MAX_DEVICES) {
-		pr_err("nr_devices=%u is out of range: must be 1..%d\n",
-		       nr_devices, MEMDRIVER_MAX_DEVICES);
-		return -EINVAL;
-	}
-	if (max_objects_per_fd < 1 || max_objects_per_fd > MEMDRIVER_MAX_OBJECTS ||
-	    max_objects < 1 || max_objects > MEMDRIVER_MAX_OBJECTS) {
-		pr_err("max_objects_per_fd=%u, max_objects=%u: each must be 1..%u\n",
-		       max_objects_per_fd, max_objects, MEMDRIVER_MAX_OBJECTS);
-		return -EINVAL;
-	}
 	if (dev_mode & ~0777) {
 		pr_err("dev_mode=%#o is not a permission mode\n", dev_mode);
 		return -EINVAL;
 	}
-	return memdriver_check_size("kmalloc_size", kmalloc_size, MEMDRIVER_MAX_KMALLOC) ?:
-	       memdriver_check_size("vmalloc_size", vmalloc_size, MEMDRIVER_MAX_VMALLOC) ?:
-	       memdriver_check_size("dma_size", dma_size, MEMDRIVER_MAX_DMA) ?:
-	       memdriver_check_size("pages_size", pages_size, MEMDRIVER_MAX_PAGES);
+	return memdriver_check_range("nr_devices", nr_devices, MEMDRIVER_MAX_DEVICES) ?:
+	       memdriver_check_range("kmalloc_size", kmalloc_size, MEMDRIVER_MAX_KMALLOC) ?:
+	       memdriver_check_range("vmalloc_size", vmalloc_size, MEMDRIVER_MAX_VMALLOC) ?:
+	       memdriver_check_range("dma_size", dma_size, MEMDRIVER_MAX_DMA) ?:
+	       memdriver_check_range("pages_size", pages_size, MEMDRIVER_MAX_PAGES) ?:
+	       memdriver_check_range("max_objects_per_fd", max_objects_per_fd,
+				     MEMDRIVER_MAX_OBJECTS) ?:
+	       memdriver_check_range("max_objects", max_objects, MEMDRIVER_MAX_OBJECTS);
 }
 
 static void memdriver_devs_destroy(unsigned int n)

@@ -155,6 +155,20 @@ fetch_checkpatch() {
 	rm -rf "$tmp" "$deb"
 }
 
+# The guest's busybox for arm64 (the host's busybox-static is amd64).
+fetch_busybox_arm64() {
+	local dir=$MEMDRIVER_CACHE/busybox/arm64 deb tmp
+	[ -x "$dir/busybox" ] && return 0
+	log "fetching busybox-static:arm64"
+	download "busybox-static:arm64"
+	deb=$(ls -t "$APT_DIR"/debs/busybox-static_*_arm64.deb | head -1)
+	tmp=$(mktemp -d)
+	dpkg-deb -x "$deb" "$tmp"
+	mkdir -p "$dir"
+	cp "$tmp/bin/busybox" "$dir/busybox"
+	rm -rf "$tmp" "$deb"
+}
+
 main() {
 	install_host_tools
 	private_apt_setup
@@ -163,6 +177,7 @@ main() {
 		fetch_kernel "${k%%:*}" "${k##*:}"
 	done
 	fetch_checkpatch
+	fetch_busybox_arm64
 	log "dependencies ready in $MEMDRIVER_CACHE"
 }
 

@@ -1,0 +1,114 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the QEMU guest as /run.sh (busybox sh). Loads memdriver with
+# default and custom parameters, runs memdriver_test, the tutorial's own
+# program and the README's cat/echo demo, tries every bad parameter, and
+# unloads. Prints KTAP-style "ok N - guest: ..." lines that the host counts;
+# exits with the number of failures.
+
+KO=/memdriver.ko
+n=0
+fails=0
+
+ok() { n=$((n + 1)); echo "ok $n - guest: $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - guest: $1"; }
+check() {
+	name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+sysfs() { cat "/sys/class/memdriver/memdriver${2:-0}/$1"; }
+log_lines() { dmesg | grep -c 'memdriver'; }
+page_bytes=$(($(grep -m1 KernelPageSize /proc/self/smaps | awk '{print $2}') * 1024))
+round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
+
+echo "# guest: kernel $(uname -r) $(uname -m), page size $page_bytes"
+
+# ---- 1. Default parameters ----
+check "insmod with defaults" insmod $KO
+check "/dev/memdriver0 is a char device" test -c /dev/memdriver0
+check "/dev/memdriver0 mode is 0600" \
+	test "$(stat -c %a /dev/memdriver0)" = 600
+check "default region sizes" test \
+	"$(sysfs kmalloc_size) $(sysfs vmalloc_size) $(sysfs dma_size) $(sysfs pages_size)" = \
+	"$(round_page 4096) $(round_page 1048576) $(round_page 16384) $(round_page 16384)"
+check "one load message, no raw pointers" sh -c \
+	'[ "$(dmesg | grep -c "memdriver memdriver0: major")" = 1 ] &&
+	 ! dmesg | grep memdriver | grep -Eq "ffff[0-9a-f]{8}"'
+
+before=$(log_lines)
+check "memdriver_test with defaults" /memdriver_test --fresh
+check "nothing logged per open" test "$(log_lines)" = "$before"
+
+# The tutorial's test program, compiled unchanged from the tutorial.
+/tutorial_test >/tmp/tutorial.log 2>&1
+rc=$?
+sed 's/^/# tutorial: /' /tmp/tutorial.log
+check "tutorial program exits 0" test $rc = 0
+check "tutorial program allocated and freed 5 objects" test \
+	"$(grep -c '^Allocated object ID: [1-9]' /tmp/tutorial.log) $(grep -c '^Freed object ID: [1-9]' /tmp/tutorial.log)" = "5 5"
+check "tutorial program mapped kmalloc and DMA offsets" sh -c \
+	'! grep -q Failed /tmp/tutorial.log &&
+	 grep -q "^Wrote pattern to mapped memory: ABCDEFGHIJKLMNOP$" /tmp/tutorial.log &&
+	 grep -q "^Wrote pattern to mapped DMA memory: 0123456789:;<=>?$" /tmp/tutorial.log'
+
+# The README's demo.
+echo "Testing memory allocation" >/dev/memdriver0
+check "echo then cat reads the text back" test \
+	"$(head -c 26 /dev/memdriver0)" = "Testing memory allocation"
+check "cat reads the whole device and stops" test \
+	"$(cat /dev/memdriver0 | wc -c)" = "$(sysfs total_size)"
+check "echo past the end fails with ENOSPC" sh -c \
+	'! dd if=/dev/zero of=/dev/memdriver0 bs=1 count=1 seek=$(cat /sys/class/memdriver/memdriver0/total_size) 2>/tmp/dd.err &&
+	 grep -q "No space left on device" /tmp/dd.err'
+check "objects count back to 0" test "$(sysfs objects)" = 0
+check "rmmod" rmmod memdriver
+check "class and device gone" sh -c '! test -e /sys/class/memdriver && ! test -e /dev/memdriver0'
+
+# ---- 2. Custom parameters: two devices, odd sizes, small caps ----
+check "insmod with custom parameters" insmod $KO nr_devices=2 \
+	kmalloc_size=5000 vmalloc_size=70000 dma_size=8192 pages_size=12288 \
+	max_objects_per_fd=8 max_objects=12 dev_mode=0660
+check "custom sizes rounded up to the page size" test \
+	"$(sysfs kmalloc_size 1) $(sysfs vmalloc_size 1) $(sysfs dma_size 1) $(sysfs pages_size 1)" = \
+	"$(round_page 5000) $(round_page 70000) $(round_page 8192) $(round_page 12288)"
+check "dev_mode=0660 applied" test "$(stat -c %a /dev/memdriver1)" = 660
+# memdriver1 first: the run on memdriver0 writes to memdriver1 as well.
+check "memdriver_test on memdriver1" /memdriver_test --fresh -d /dev/memdriver1
+check "memdriver_test on memdriver0" /memdriver_test --fresh -d /dev/memdriver0
+check "rmmod after custom load" rmmod memdriver
+
+# ---- 3. Bad parameters: -EINVAL, a clear message, nothing left ----
+for p in nr_devices=0 nr_devices=9 kmalloc_size=0 kmalloc_size=4194305 \
+	vmalloc_size=0 vmalloc_size=268435457 dma_size=0 dma_size=4194305 \
+	pages_size=0 pages_size=4194305 max_objects=0 max_objects_per_fd=0 \
+	max_objects=16777217 dev_mode=01777; do
+	mark=$(dmesg | wc -l)
+	out=$(insmod $KO "$p" 2>&1)
+	rc=$?
+	name=${p%%=*}
+	if [ $rc != 0 ] && echo "$out" | grep -q 'Invalid argument' &&
+	   dmesg | tail -n +$((mark + 1)) | grep -q "memdriver: $name=" &&
+	   ! grep -q '^memdriver ' /proc/modules && ! test -e /sys/class/memdriver; then
+		ok "insmod $p fails with EINVAL and says why"
+	else
+		not_ok "insmod $p fails with EINVAL and says why (rc $rc: $out)"
+	fi
+done
+
+# ---- 4. Load/unload cycles leave nothing behind ----
+i=0
+cycles_ok=true
+while [ $i -lt 10 ]; do
+	insmod $KO && (exec 3<>/dev/memdriver0) && rmmod memdriver || cycles_ok=false
+	i=$((i + 1))
+done
+check "10 load/unload cycles" $cycles_ok
+check "module gone after cycles" sh -c '! grep -q "^memdriver " /proc/modules'
+
+echo "# guest: $n checks, $fails failed"
+echo "MEMDRIVER-DMESG-BEGIN"
+dmesg
+echo "MEMDRIVER-DMESG-END"
+exit $fails
