@@ -14,8 +14,10 @@
  * - Each open file owns its objects in its own xarray; xa_lock serialises
  *   insert, erase and payload copies, so an object is never freed while a
  *   payload copy is in flight.
- * - Object counts are atomics; the module-wide cap is enforced with
- *   atomic_add_unless() so it can never be overshot.
+ * - The module-wide object count is an atomic, and atomic_add_unless()
+ *   enforces its cap so it can never be overshot. Per-device statistics
+ *   are per-CPU counters, summed only when read.
+ * - files_lock guards each device's list of open files (debugfs only).
  * - A char device is opened only between cdev_add() and cdev_del(); open
  *   files pin the module, so nothing they use is freed under them.
  */
@@ -23,14 +25,22 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
+#include <linux/cache.h>
 #include <linux/cdev.h>
+#include <linux/completion.h>
+#include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/dmaengine.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/platform_device.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
@@ -105,9 +115,15 @@ MODULE_PARM_DESC(dev_mode, "Permissions of /dev/memdriverN (default 0600)");
 struct memdriver_dev;
 struct memdriver_region;
 
+/* Region traits that streaming DMA cares about. */
+#define MEMDRIVER_REGION_SCATTERED	BIT(0)	/* pages not physically contiguous */
+#define MEMDRIVER_REGION_COHERENT	BIT(1)	/* already DMA memory */
+
 /* How one allocator gets, releases and maps its buffer. */
 struct memdriver_region_ops {
 	const char *name;
+	const char *allocator;
+	unsigned int flags;
 	int (*alloc)(struct memdriver_dev *md, struct memdriver_region *r);
 	void (*free)(struct memdriver_dev *md, struct memdriver_region *r);
 	/* Map [off, off + vma size) of the region into @vma. */
@@ -123,6 +139,13 @@ struct memdriver_region {
 	dma_addr_t dma_handle;	/* DMA region only */
 };
 
+/* Object pool events since load, per CPU so that fds never contend. */
+struct memdriver_stats {
+	unsigned long allocs;
+	unsigned long frees;
+	unsigned long cap_hits;
+};
+
 struct memdriver_dev {
 	struct platform_device *pdev;	/* DMA-capable parent */
 	struct device *dev;		/* the /dev node's class device */
@@ -130,7 +153,11 @@ struct memdriver_dev {
 	unsigned int index;
 	unsigned int dma_mask_bits;
 	loff_t total_size;
-	atomic_t nr_objects;
+	struct memdriver_stats __percpu *stats;
+	struct mutex files_lock;	/* guards files and next_file */
+	struct list_head files;
+	unsigned int next_file;
+	struct dentry *debugfs;
 	struct memdriver_region regions[MEMDRIVER_NR_REGIONS];
 };
 
@@ -139,6 +166,9 @@ struct memdriver_file {
 	struct memdriver_dev *md;
 	struct xarray objects;
 	unsigned int nr_objects;	/* under xa_lock(&objects) */
+	struct list_head node;		/* in md->files */
+	unsigned int serial;		/* names this file in debugfs */
+	pid_t owner;			/* tgid that opened it */
 };
 
 struct memdriver_object {
@@ -150,6 +180,9 @@ static dev_t memdriver_devt;
 static struct kmem_cache *memdriver_object_cache;
 static struct memdriver_dev *memdriver_devs[MEMDRIVER_MAX_DEVICES];
 static atomic_t memdriver_nr_objects = ATOMIC_INIT(0);
+static struct dentry *memdriver_debugfs_root;
+/* A dmaengine memcpy channel, or NULL: streaming-DMA copies use the CPU. */
+static struct dma_chan *memdriver_dma_chan;
 
 /* ---- Regions: each allocator's alloc, free and mmap side by side ---- */
 
@@ -257,24 +290,30 @@ static void memdriver_pages_free(struct memdriver_dev *md,
 static const struct memdriver_region_ops memdriver_region_ops[MEMDRIVER_NR_REGIONS] = {
 	[MEMDRIVER_REGION_KMALLOC] = {
 		.name = "kmalloc",
+		.allocator = "kzalloc",
 		.alloc = memdriver_kmalloc_alloc,
 		.free = memdriver_kmalloc_free,
 		.mmap = memdriver_mmap_linear,
 	},
 	[MEMDRIVER_REGION_VMALLOC] = {
 		.name = "vmalloc",
+		.allocator = "vmalloc_user",
+		.flags = MEMDRIVER_REGION_SCATTERED,
 		.alloc = memdriver_vmalloc_alloc,
 		.free = memdriver_vmalloc_free,
 		.mmap = memdriver_vmalloc_mmap,
 	},
 	[MEMDRIVER_REGION_DMA] = {
 		.name = "dma",
+		.allocator = "dma_alloc_coherent",
+		.flags = MEMDRIVER_REGION_COHERENT,
 		.alloc = memdriver_dma_alloc,
 		.free = memdriver_dma_free,
 		.mmap = memdriver_dma_mmap,
 	},
 	[MEMDRIVER_REGION_PAGES] = {
 		.name = "pages",
+		.allocator = "__get_free_pages",
 		.alloc = memdriver_pages_alloc,
 		.free = memdriver_pages_free,
 		.mmap = memdriver_mmap_linear,
@@ -387,8 +426,10 @@ static int memdriver_object_alloc(struct memdriver_file *mf)
 	u32 id;
 	int ret;
 
-	if (!atomic_add_unless(&memdriver_nr_objects, 1, max_objects))
+	if (!atomic_add_unless(&memdriver_nr_objects, 1, max_objects)) {
+		this_cpu_inc(mf->md->stats->cap_hits);
 		return -ENOSPC;
+	}
 	obj = kmem_cache_zalloc(memdriver_object_cache, GFP_KERNEL);
 	if (!obj) {
 		ret = -ENOMEM;
@@ -414,20 +455,44 @@ static int memdriver_object_alloc(struct memdriver_file *mf)
 	if (ret)
 		goto err_free;
 
-	atomic_inc(&mf->md->nr_objects);
+	this_cpu_inc(mf->md->stats->allocs);
 	return id;
 
 err_free:
 	kmem_cache_free(memdriver_object_cache, obj);
+	if (ret == -EDQUOT)
+		this_cpu_inc(mf->md->stats->cap_hits);
 err_uncount:
 	atomic_dec(&memdriver_nr_objects);
 	return ret == -EBUSY ? -ENOSPC : ret;
 }
 
-static void memdriver_object_uncount(struct memdriver_file *mf, int n)
+static void memdriver_object_uncount(struct memdriver_file *mf, unsigned int n)
 {
-	atomic_sub(n, &mf->md->nr_objects);
+	this_cpu_add(mf->md->stats->frees, n);
 	atomic_sub(n, &memdriver_nr_objects);
+}
+
+static struct memdriver_stats memdriver_stats_sum(struct memdriver_dev *md)
+{
+	struct memdriver_stats sum = {};
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct memdriver_stats *s = per_cpu_ptr(md->stats, cpu);
+
+		sum.allocs += READ_ONCE(s->allocs);
+		sum.frees += READ_ONCE(s->frees);
+		sum.cap_hits += READ_ONCE(s->cap_hits);
+	}
+	return sum;
+}
+
+static unsigned int memdriver_live_objects(struct memdriver_dev *md)
+{
+	struct memdriver_stats sum = memdriver_stats_sum(md);
+
+	return sum.allocs - sum.frees;
 }
 
 static int memdriver_object_free(struct memdriver_file *mf, int __user *uid)
@@ -485,6 +550,202 @@ static int memdriver_object_io(struct memdriver_file *mf,
 	return 0;
 }
 
+/* ---- Streaming DMA: copy between two windows the way a device would ---- */
+
+/* One side of a copy: a window inside one region. */
+struct memdriver_dma_window {
+	struct memdriver_region *r;
+	size_t off;			/* into r, advances chunk by chunk */
+	enum dma_data_direction dir;
+	dma_addr_t addr;		/* bus address of the current chunk */
+	bool mapped;
+};
+
+static int memdriver_dma_window_init(struct memdriver_dev *md, u64 pos, u64 len,
+				     enum dma_data_direction dir,
+				     struct memdriver_dma_window *w)
+{
+	if (pos >= md->total_size || len > md->total_size - pos)
+		return -EINVAL;
+	w->r = memdriver_region_at(md, pos);
+	w->off = pos - w->r->offset;
+	if (len > w->r->size - w->off)
+		return -EINVAL;	/* crosses into the next region */
+	w->dir = dir;
+	w->mapped = false;
+	return 0;
+}
+
+/* Bytes from the window's offset that one mapping can cover. */
+static size_t memdriver_dma_chunk(const struct memdriver_dma_window *w, size_t len)
+{
+	/* vmalloc pages are scattered: map them one at a time. */
+	if (w->r->ops->flags & MEMDRIVER_REGION_SCATTERED)
+		return min_t(size_t, len, PAGE_SIZE - offset_in_page(w->off));
+	return len;
+}
+
+static int memdriver_dma_map(struct device *dev, struct memdriver_dma_window *w,
+			     size_t len)
+{
+	void *kaddr = w->r->cpu_addr + w->off;
+	struct page *page;
+
+	if (w->r->ops->flags & MEMDRIVER_REGION_COHERENT) {
+		/* Coherent memory has a bus address already; nothing to map. */
+		w->addr = w->r->dma_handle + w->off;
+		return 0;
+	}
+	page = is_vmalloc_addr(kaddr) ? vmalloc_to_page(kaddr) : virt_to_page(kaddr);
+	w->addr = dma_map_page(dev, page, offset_in_page(kaddr), len, w->dir);
+	if (dma_mapping_error(dev, w->addr))
+		return -ENOMEM;
+	w->mapped = true;
+	return 0;
+}
+
+static void memdriver_dma_unmap(struct device *dev, struct memdriver_dma_window *w,
+				size_t len)
+{
+	if (w->mapped)
+		dma_unmap_page(dev, w->addr, len, w->dir);
+	w->mapped = false;
+}
+
+/*
+ * No copy engine: the CPU stands in for the device. It may touch streaming
+ * buffers only between sync_for_cpu and sync_for_device; unmapping then
+ * hands the data to the CPU side exactly as after a real transfer.
+ */
+static void memdriver_dma_copy_by_cpu(struct device *dev,
+				      struct memdriver_dma_window *src,
+				      struct memdriver_dma_window *dst, size_t len)
+{
+	if (src->mapped)
+		dma_sync_single_for_cpu(dev, src->addr, len, src->dir);
+	if (dst->mapped)
+		dma_sync_single_for_cpu(dev, dst->addr, len, dst->dir);
+	memcpy(dst->r->cpu_addr + dst->off, src->r->cpu_addr + src->off, len);
+	if (dst->mapped)
+		dma_sync_single_for_device(dev, dst->addr, len, dst->dir);
+	if (src->mapped)
+		dma_sync_single_for_device(dev, src->addr, len, src->dir);
+}
+
+static void memdriver_dma_done(void *done)
+{
+	complete(done);
+}
+
+static int memdriver_dma_copy_by_engine(struct dma_chan *chan, dma_addr_t dst,
+					dma_addr_t src, size_t len)
+{
+	DECLARE_COMPLETION_ONSTACK(done);
+	struct dma_async_tx_descriptor *tx;
+	dma_cookie_t cookie;
+
+	tx = dmaengine_prep_dma_memcpy(chan, dst, src, len,
+				       DMA_PREP_INTERRUPT | DMA_CTRL_ACK);
+	if (!tx)
+		return -EIO;
+	tx->callback = memdriver_dma_done;
+	tx->callback_param = &done;
+	cookie = dmaengine_submit(tx);
+	if (dma_submit_error(cookie))
+		return -EIO;
+	dma_async_issue_pending(chan);
+	if (!wait_for_completion_timeout(&done, msecs_to_jiffies(1000))) {
+		/* Make sure the callback can no longer touch our stack. */
+		dmaengine_terminate_sync(chan);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/*
+ * Two mappings must not share a cache line: cache maintenance on one would
+ * clobber the other, and DMA-API debug tracks L1 lines.
+ */
+static bool memdriver_dma_windows_overlap(u64 a, u64 b, u64 len)
+{
+	u64 align = max_t(u64, dma_get_cache_alignment(), L1_CACHE_BYTES);
+
+	return round_down(a, align) < round_up(b + len, align) &&
+	       round_down(b, align) < round_up(a + len, align);
+}
+
+static int memdriver_dma_copy(struct memdriver_file *mf,
+			      struct memdriver_dma_copy __user *ureq)
+{
+	struct memdriver_dev *md = mf->md;
+	struct dma_chan *chan = memdriver_dma_chan;
+	struct memdriver_dma_window src, dst;
+	struct memdriver_dma_copy req;
+	struct device *dev;
+	size_t done = 0;
+	int ret;
+
+	if (copy_from_user(&req, ureq, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || !req.len)
+		return -EINVAL;
+	ret = memdriver_dma_window_init(md, req.src, req.len, DMA_TO_DEVICE, &src) ?:
+	      memdriver_dma_window_init(md, req.dst, req.len, DMA_FROM_DEVICE, &dst);
+	if (ret)
+		return ret;
+	if (memdriver_dma_windows_overlap(req.src, req.dst, req.len))
+		return -EINVAL;
+	/* The coherent buffer's bus address is our device's, not the engine's. */
+	if ((src.r->ops->flags | dst.r->ops->flags) & MEMDRIVER_REGION_COHERENT)
+		chan = NULL;
+	dev = chan ? dmaengine_get_dma_device(chan) : &md->pdev->dev;
+
+	while (done < req.len) {
+		size_t len = min3(req.len - done, memdriver_dma_chunk(&src, req.len),
+				  memdriver_dma_chunk(&dst, req.len));
+
+		ret = memdriver_dma_map(dev, &src, len);
+		if (ret)
+			return ret;
+		ret = memdriver_dma_map(dev, &dst, len);
+		if (!ret) {
+			if (chan)
+				ret = memdriver_dma_copy_by_engine(chan, dst.addr,
+								   src.addr, len);
+			else
+				memdriver_dma_copy_by_cpu(dev, &src, &dst, len);
+			memdriver_dma_unmap(dev, &dst, len);
+		}
+		memdriver_dma_unmap(dev, &src, len);
+		if (ret)
+			return ret;
+		src.off += len;
+		dst.off += len;
+		done += len;
+		cond_resched();
+	}
+	return put_user(chan ? MEMDRIVER_DMA_ENGINE_DMAENGINE : MEMDRIVER_DMA_ENGINE_CPU,
+			&ureq->engine);
+}
+
+static void memdriver_dma_chan_request(void)
+{
+	struct dma_chan *chan;
+	dma_cap_mask_t mask;
+
+	dma_cap_zero(mask);
+	dma_cap_set(DMA_MEMCPY, mask);
+	chan = dma_request_chan_by_mask(&mask);
+	memdriver_dma_chan = IS_ERR(chan) ? NULL : chan;
+}
+
+static void memdriver_dma_chan_release(void)
+{
+	if (memdriver_dma_chan)
+		dma_release_channel(memdriver_dma_chan);
+	memdriver_dma_chan = NULL;
+}
+
 static int memdriver_get_info(struct memdriver_file *mf,
 			      struct memdriver_info __user *uinfo)
 {
@@ -497,7 +758,7 @@ static int memdriver_get_info(struct memdriver_file *mf,
 		.max_objects_per_fd = max_objects_per_fd,
 		.max_objects = max_objects,
 		.objects_fd = READ_ONCE(mf->nr_objects),
-		.objects_device = atomic_read(&md->nr_objects),
+		.objects_device = memdriver_live_objects(md),
 		.objects_total = atomic_read(&memdriver_nr_objects),
 		.dma_mask_bits = md->dma_mask_bits,
 	};
@@ -527,6 +788,8 @@ static long memdriver_ioctl(struct file *file, unsigned int cmd,
 		return memdriver_object_io(mf, uarg, false);
 	case MEM_IOCTL_WRITE_OBJECT:
 		return memdriver_object_io(mf, uarg, true);
+	case MEM_IOCTL_DMA_COPY:
+		return memdriver_dma_copy(mf, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -543,6 +806,11 @@ static int memdriver_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mf->md = container_of(inode->i_cdev, struct memdriver_dev, cdev);
 	xa_init_flags(&mf->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	mf->owner = task_tgid_nr(current);
+	mutex_lock(&mf->md->files_lock);
+	mf->serial = mf->md->next_file++;
+	list_add_tail(&mf->node, &mf->md->files);
+	mutex_unlock(&mf->md->files_lock);
 	file->private_data = mf;
 	return 0;
 }
@@ -553,6 +821,9 @@ static int memdriver_release(struct inode *inode, struct file *file)
 	struct memdriver_object *obj;
 	unsigned long id;
 
+	mutex_lock(&mf->md->files_lock);
+	list_del(&mf->node);
+	mutex_unlock(&mf->md->files_lock);
 	/* The last reference is gone: nobody else can touch mf->objects. */
 	xa_for_each(&mf->objects, id, obj)
 		kmem_cache_free(memdriver_object_cache, obj);
@@ -611,7 +882,7 @@ static ssize_t objects_show(struct device *dev,
 {
 	struct memdriver_dev *md = dev_get_drvdata(dev);
 
-	return sysfs_emit(buf, "%d\n", atomic_read(&md->nr_objects));
+	return sysfs_emit(buf, "%u\n", memdriver_live_objects(md));
 }
 static DEVICE_ATTR_RO(objects);
 
@@ -648,6 +919,103 @@ static struct class memdriver_class = {
 	.name = MEMDRIVER_NAME,
 	.devnode = memdriver_devnode,
 };
+
+/* ---- debugfs: how each region is really backed (root only) ---- */
+
+#define MEMDRIVER_RUNS_LISTED	16
+
+static unsigned long memdriver_pfn_of(void *addr)
+{
+	/* vmalloc memory, and on arm64 the coherent buffer, is a remap. */
+	if (is_vmalloc_addr(addr))
+		return vmalloc_to_pfn(addr);
+	return page_to_pfn(virt_to_page(addr));
+}
+
+static void memdriver_show_run(struct seq_file *m, unsigned long nr,
+			       unsigned long pfn, unsigned long len)
+{
+	if (nr <= MEMDRIVER_RUNS_LISTED)
+		seq_printf(m, " %#lx+%lu", pfn, len);
+	else if (nr == MEMDRIVER_RUNS_LISTED + 1)
+		seq_puts(m, " ...");
+}
+
+/* Physically contiguous runs of the region's pages, first PFN of each. */
+static void memdriver_show_region(struct seq_file *m, struct memdriver_dev *md,
+				  struct memdriver_region *r)
+{
+	unsigned long pages = r->size >> PAGE_SHIFT, runs = 0, start = 0, len = 0, i;
+
+	seq_printf(m, "[%s]\nallocator: %s\noffset: %lld\nsize: %zu\npages: %lu\n",
+		   r->ops->name, r->ops->allocator, r->offset, r->size, pages);
+	seq_printf(m, "cpu_mapping: %s\n", is_vmalloc_addr(r->cpu_addr) ?
+		   "vmalloc area (a page-table remap)" : "linear map");
+	seq_puts(m, "run_pfns:");
+	for (i = 0; i < pages; i++) {
+		unsigned long pfn = memdriver_pfn_of(r->cpu_addr + i * PAGE_SIZE);
+
+		if (len && pfn == start + len) {
+			len++;
+			continue;
+		}
+		if (len)
+			memdriver_show_run(m, ++runs, start, len);
+		start = pfn;
+		len = 1;
+	}
+	memdriver_show_run(m, ++runs, start, len);
+	seq_printf(m, "\nruns: %lu\n", runs);
+	if (r->ops->flags & MEMDRIVER_REGION_COHERENT) {
+		phys_addr_t phys = PFN_PHYS(memdriver_pfn_of(r->cpu_addr));
+
+		seq_printf(m, "dma_mask_bits: %u\ndma_address: %pad\n",
+			   md->dma_mask_bits, &r->dma_handle);
+		seq_printf(m, "dma_address_is_physical: %s\n",
+			   (u64)r->dma_handle == (u64)phys ? "yes" : "no");
+	}
+}
+
+static int memdriver_regions_show(struct seq_file *m, void *unused)
+{
+	struct memdriver_dev *md = m->private;
+	int i;
+
+	seq_printf(m, "page_size: %lu\n", PAGE_SIZE);
+	for (i = 0; i < MEMDRIVER_NR_REGIONS; i++)
+		memdriver_show_region(m, md, &md->regions[i]);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(memdriver_regions);
+
+static int memdriver_objects_show(struct seq_file *m, void *unused)
+{
+	struct memdriver_dev *md = m->private;
+	struct memdriver_stats sum = memdriver_stats_sum(md);
+	struct memdriver_file *mf;
+
+	seq_printf(m, "cache: memdriver_object\nobject_size: %u\npayload_size: %u\n",
+		   kmem_cache_size(memdriver_object_cache), MEMDRIVER_PAYLOAD_SIZE);
+	seq_printf(m, "live: %lu\nallocated: %lu\nfreed: %lu\ncap_hits: %lu\n",
+		   sum.allocs - sum.frees, sum.allocs, sum.frees, sum.cap_hits);
+	seq_printf(m, "max_objects_per_fd: %u\nmax_objects: %u\nmodule_live: %d\n",
+		   max_objects_per_fd, max_objects, atomic_read(&memdriver_nr_objects));
+	mutex_lock(&md->files_lock);
+	list_for_each_entry(mf, &md->files, node)
+		seq_printf(m, "file %u pid %d: %u objects\n", mf->serial, mf->owner,
+			   READ_ONCE(mf->nr_objects));
+	mutex_unlock(&md->files_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(memdriver_objects);
+
+static void memdriver_debugfs_create(struct memdriver_dev *md)
+{
+	/* debugfs failures are not fatal and need no checks. */
+	md->debugfs = debugfs_create_dir(dev_name(md->dev), memdriver_debugfs_root);
+	debugfs_create_file("regions", 0400, md->debugfs, md, &memdriver_regions_fops);
+	debugfs_create_file("objects", 0400, md->debugfs, md, &memdriver_objects_fops);
+}
 
 /* ---- One device: load and unload mirror each other ---- */
 
@@ -709,12 +1077,18 @@ static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 	if (!md)
 		return ERR_PTR(-ENOMEM);
 	md->index = index;
-	atomic_set(&md->nr_objects, 0);
+	mutex_init(&md->files_lock);
+	INIT_LIST_HEAD(&md->files);
+	md->stats = alloc_percpu(struct memdriver_stats);
+	if (!md->stats) {
+		ret = -ENOMEM;
+		goto err_free_md;
+	}
 
 	md->pdev = platform_device_register_simple(MEMDRIVER_NAME, index, NULL, 0);
 	if (IS_ERR(md->pdev)) {
 		ret = PTR_ERR(md->pdev);
-		goto err_free_md;
+		goto err_free_stats;
 	}
 	ret = memdriver_set_dma_mask(md);
 	if (ret)
@@ -737,11 +1111,13 @@ static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 		goto err_cdev_del;
 	}
 
-	dev_info(md->dev, "major %d, kmalloc %zu + vmalloc %zu + dma %zu + pages %zu bytes, DMA mask %u bits\n",
+	dev_info(md->dev, "major %d, kmalloc %zu + vmalloc %zu + dma %zu + pages %zu bytes, DMA mask %u bits, DMA copies by %s\n",
 		 MAJOR(devt), md->regions[MEMDRIVER_REGION_KMALLOC].size,
 		 md->regions[MEMDRIVER_REGION_VMALLOC].size,
 		 md->regions[MEMDRIVER_REGION_DMA].size,
-		 md->regions[MEMDRIVER_REGION_PAGES].size, md->dma_mask_bits);
+		 md->regions[MEMDRIVER_REGION_PAGES].size, md->dma_mask_bits,
+		 memdriver_dma_chan ? dma_chan_name(memdriver_dma_chan) : "the CPU");
+	memdriver_debugfs_create(md);
 	return md;
 
 err_cdev_del:
@@ -750,6 +1126,8 @@ err_free_regions:
 	memdriver_regions_free(md, MEMDRIVER_NR_REGIONS);
 err_unregister_pdev:
 	platform_device_unregister(md->pdev);
+err_free_stats:
+	free_percpu(md->stats);
 err_free_md:
 	kfree(md);
 	return ERR_PTR(ret);
@@ -757,10 +1135,13 @@ err_free_md:
 
 static void memdriver_dev_destroy(struct memdriver_dev *md)
 {
+	debugfs_remove_recursive(md->debugfs);
 	device_destroy(&memdriver_class, md->dev->devt);
 	cdev_del(&md->cdev);
 	memdriver_regions_free(md, MEMDRIVER_NR_REGIONS);
 	platform_device_unregister(md->pdev);
+	free_percpu(md->stats);
+	mutex_destroy(&md->files_lock);
 	kfree(md);
 }
 
@@ -820,6 +1201,9 @@ static int __init memdriver_init(void)
 	if (ret)
 		goto err_unregister_chrdev;
 
+	memdriver_debugfs_root = debugfs_create_dir(MEMDRIVER_NAME, NULL);
+	memdriver_dma_chan_request();
+
 	for (i = 0; i < nr_devices; i++) {
 		memdriver_devs[i] = memdriver_dev_create(i);
 		if (IS_ERR(memdriver_devs[i])) {
@@ -831,6 +1215,8 @@ static int __init memdriver_init(void)
 
 err_destroy_devs:
 	memdriver_devs_destroy(i);
+	memdriver_dma_chan_release();
+	debugfs_remove_recursive(memdriver_debugfs_root);
 	class_unregister(&memdriver_class);
 err_unregister_chrdev:
 	unregister_chrdev_region(memdriver_devt, nr_devices);
@@ -842,6 +1228,8 @@ err_destroy_cache:
 static void __exit memdriver_exit(void)
 {
 	memdriver_devs_destroy(nr_devices);
+	memdriver_dma_chan_release();
+	debugfs_remove_recursive(memdriver_debugfs_root);
 	class_unregister(&memdriver_class);
 	unregister_chrdev_region(memdriver_devt, nr_devices);
 	kmem_cache_destroy(memdriver_object_cache);

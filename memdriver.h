@@ -65,6 +65,23 @@ struct memdriver_object_io {
 	__u8 data[MEMDRIVER_PAYLOAD_SIZE];
 };
 
+/* Who moved the data of a MEM_IOCTL_DMA_COPY. */
+#define MEMDRIVER_DMA_ENGINE_CPU	1	/* the CPU, between map and sync calls */
+#define MEMDRIVER_DMA_ENGINE_DMAENGINE	2	/* a dmaengine memcpy channel */
+
+/*
+ * Copy len bytes from one window to another through the streaming DMA API.
+ * Each window must lie inside one region; the two must not share a cache
+ * line.
+ */
+struct memdriver_dma_copy {
+	__u64 src;		/* device offset of the source */
+	__u64 dst;		/* device offset of the destination */
+	__u64 len;
+	__u32 flags;		/* must be zero */
+	__u32 engine;		/* out: MEMDRIVER_DMA_ENGINE_* */
+};
+
 #define MEM_IOCTL_MAGIC		'M'
 /* Returns a new object id (> 0); errno ENOMEM, EDQUOT (per-fd cap) or
  * ENOSPC (module-wide cap).
@@ -75,5 +92,6 @@ struct memdriver_object_io {
 #define MEM_IOCTL_GET_INFO	_IOR(MEM_IOCTL_MAGIC, 3, struct memdriver_info)
 #define MEM_IOCTL_READ_OBJECT	_IOWR(MEM_IOCTL_MAGIC, 4, struct memdriver_object_io)
 #define MEM_IOCTL_WRITE_OBJECT	_IOW(MEM_IOCTL_MAGIC, 5, struct memdriver_object_io)
+#define MEM_IOCTL_DMA_COPY	_IOWR(MEM_IOCTL_MAGIC, 6, struct memdriver_dma_copy)
 
 #endif /* _UAPI_MEMDRIVER_H */

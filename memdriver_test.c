@@ -4,6 +4,7 @@
  *
  *   memdriver_test [-d DEVICE] [--fresh] [test]   the suite, KTAP output
  *   memdriver_test [-d DEVICE] tutorial           the tutorial's flow, verbose
+ *   memdriver_test [-d DEVICE] info               an annotated memory map
  *
  * Every size and offset comes from MEM_IOCTL_GET_INFO and the page size from
  * sysconf(), so the suite runs unchanged on 4 KiB and 16 KiB page kernels and
@@ -886,6 +887,310 @@ static void test_devices_independent(int fd)
 	close(fd1);
 }
 
+/* ---- debugfs views (root only) ---- */
+
+struct region_view {
+	long long pages, runs, size, offset, dma_mask_bits;
+	char allocator[32], cpu_mapping[64], dma_is_phys[8];
+};
+
+struct objects_view {
+	long long live, allocated, freed, cap_hits, object_size, fd_objects;
+};
+
+static void debugfs_path(char *buf, size_t len, const char *file)
+{
+	char *copy = strdup(dev_path);
+
+	snprintf(buf, len, "/sys/kernel/debug/memdriver/%s/%s", basename(copy), file);
+	free(copy);
+}
+
+/* Is debugfs mounted at all (so a missing memdriver dir is a bug)? */
+static bool debugfs_mounted(void)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/mounts", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " /sys/kernel/debug debugfs "))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static void copy_value(char *dst, size_t len, const char *line, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (!strncmp(line, key, n)) {
+		snprintf(dst, len, "%s", line + n);
+		dst[strcspn(dst, "\n")] = 0;
+	}
+}
+
+static void number_value(long long *dst, const char *line, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (!strncmp(line, key, n))
+		*dst = strtoll(line + n, NULL, 0);
+}
+
+/* Parse the regions view; returns false if it cannot be read. */
+static bool read_region_views(struct region_view *v)
+{
+	char path[256], line[512];
+	int r = -1;
+	FILE *f;
+
+	memset(v, 0, MEMDRIVER_NR_REGIONS * sizeof(*v));
+	debugfs_path(path, sizeof(path), "regions");
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		int i;
+
+		for (i = 0; i < MEMDRIVER_NR_REGIONS; i++) {
+			char head[32];
+
+			snprintf(head, sizeof(head), "[%s]\n", region_names[i]);
+			if (!strcmp(line, head))
+				r = i;
+		}
+		if (r < 0)
+			continue;
+		number_value(&v[r].pages, line, "pages: ");
+		number_value(&v[r].runs, line, "runs: ");
+		number_value(&v[r].size, line, "size: ");
+		number_value(&v[r].offset, line, "offset: ");
+		number_value(&v[r].dma_mask_bits, line, "dma_mask_bits: ");
+		copy_value(v[r].allocator, sizeof(v[r].allocator), line, "allocator: ");
+		copy_value(v[r].cpu_mapping, sizeof(v[r].cpu_mapping), line, "cpu_mapping: ");
+		copy_value(v[r].dma_is_phys, sizeof(v[r].dma_is_phys), line,
+			   "dma_address_is_physical: ");
+	}
+	fclose(f);
+	return r >= 0;
+}
+
+static bool read_objects_view(struct objects_view *v)
+{
+	char path[256], line[512], mine[64];
+	FILE *f;
+
+	memset(v, 0, sizeof(*v));
+	v->fd_objects = -1;
+	debugfs_path(path, sizeof(path), "objects");
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	snprintf(mine, sizeof(mine), " pid %d: ", (int)getpid());
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, mine);
+
+		number_value(&v->live, line, "live: ");
+		number_value(&v->allocated, line, "allocated: ");
+		number_value(&v->freed, line, "freed: ");
+		number_value(&v->cap_hits, line, "cap_hits: ");
+		number_value(&v->object_size, line, "object_size: ");
+		if (!strncmp(line, "file ", 5) && p)
+			v->fd_objects = strtoll(p + strlen(mine), NULL, 0);
+	}
+	fclose(f);
+	return true;
+}
+
+static bool need_debugfs(void)
+{
+	char path[256];
+
+	if (getuid() != 0 || !debugfs_mounted()) {
+		skip("needs root and debugfs");
+		return false;
+	}
+	debugfs_path(path, sizeof(path), "regions");
+	EXPECT(access(path, R_OK) == 0);
+	return access(path, R_OK) == 0;
+}
+
+static void test_debugfs_regions(int fd)
+{
+	struct region_view v[MEMDRIVER_NR_REGIONS];
+	int r;
+
+	(void)fd;
+	if (!need_debugfs())
+		return;
+	EXPECT(read_region_views(v));
+	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++) {
+		EXPECT_EQ(v[r].offset, region_off(r));
+		EXPECT_EQ(v[r].size, region_size(r));
+		EXPECT_EQ(v[r].pages, region_size(r) / page_size);
+		EXPECT(v[r].runs >= 1 && v[r].runs <= v[r].pages);
+	}
+	/* kmalloc and the page allocator hand out physically contiguous memory. */
+	EXPECT_EQ(v[MEMDRIVER_REGION_KMALLOC].runs, 1);
+	EXPECT_EQ(v[MEMDRIVER_REGION_PAGES].runs, 1);
+	EXPECT_EQ(strcmp(v[MEMDRIVER_REGION_VMALLOC].allocator, "vmalloc_user"), 0);
+	EXPECT_EQ(v[MEMDRIVER_REGION_DMA].dma_mask_bits, info.dma_mask_bits);
+	EXPECT(!strcmp(v[MEMDRIVER_REGION_DMA].dma_is_phys, "yes") ||
+	       !strcmp(v[MEMDRIVER_REGION_DMA].dma_is_phys, "no"));
+}
+
+static void test_debugfs_objects(int fd)
+{
+	struct objects_view a, b;
+	int ids[7], i, other;
+
+	if (!need_debugfs())
+		return;
+	EXPECT(read_objects_view(&a));
+	EXPECT_EQ(a.fd_objects, 0);	/* this test's fd, just opened */
+	EXPECT(a.object_size >= MEMDRIVER_PAYLOAD_SIZE);
+	for (i = 0; i < 7; i++)
+		ids[i] = ioctl(fd, MEM_IOCTL_ALLOC_OBJECT);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(free_object(fd, ids[i]), 0);
+	EXPECT(read_objects_view(&b));
+	EXPECT_EQ(b.allocated, a.allocated + 7);
+	EXPECT_EQ(b.freed, a.freed + 3);
+	EXPECT_EQ(b.live, a.live + 4);
+	EXPECT_EQ(b.fd_objects, 4);
+	EXPECT_EQ(b.cap_hits, a.cap_hits);
+	for (i = 3; i < 7; i++)
+		EXPECT_EQ(free_object(fd, ids[i]), 0);
+
+	/* Closing a file frees what it owns and counts each free. */
+	other = open_dev();
+	for (i = 0; i < 5; i++)
+		EXPECT(ioctl(other, MEM_IOCTL_ALLOC_OBJECT) > 0);
+	EXPECT(read_objects_view(&a));
+	close(other);
+	EXPECT(read_objects_view(&b));
+	EXPECT_EQ(b.freed, a.freed + 5);
+	EXPECT_EQ(b.live, a.live - 5);
+
+	/* A refused allocation counts as a cap hit. */
+	if (info.max_objects_per_fd <= 4096) {
+		other = open_dev();
+		for (i = 0; i < (int)info.max_objects_per_fd; i++)
+			if (ioctl(other, MEM_IOCTL_ALLOC_OBJECT) <= 0)
+				break;
+		EXPECT(read_objects_view(&a));
+		EXPECT_EQ(ioctl(other, MEM_IOCTL_ALLOC_OBJECT), -1);
+		EXPECT(read_objects_view(&b));
+		EXPECT_EQ(b.cap_hits, a.cap_hits + 1);
+		EXPECT_EQ(b.allocated, a.allocated);
+		close(other);
+	}
+}
+
+/* Physical addresses stay with root: an unprivileged uid cannot read them. */
+static void test_debugfs_root_only(int fd)
+{
+	char path[256];
+	pid_t child;
+	int status;
+
+	(void)fd;
+	if (!need_debugfs())
+		return;
+	debugfs_path(path, sizeof(path), "regions");
+	child = fork();
+	if (child == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(3);
+		if (open(path, O_RDONLY) >= 0)
+			_exit(1);
+		_exit(errno == EACCES || errno == ENOENT ? 0 : 2);
+	}
+	EXPECT_EQ(waitpid(child, &status, 0), child);
+	EXPECT(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+/* ---- Streaming DMA copies ---- */
+
+static int dma_copy(int fd, __u64 src, __u64 dst, __u64 len, __u32 *engine)
+{
+	struct memdriver_dma_copy req = { .src = src, .dst = dst, .len = len };
+	int ret = ioctl(fd, MEM_IOCTL_DMA_COPY, &req);
+
+	if (engine)
+		*engine = req.engine;
+	return ret;
+}
+
+static void check_dma_copy(int fd, __u64 src, __u64 dst, size_t len, unsigned int seed)
+{
+	__u8 *buf = xmalloc(len + 2);
+	__u32 engine = 0;
+
+	fill_pattern(buf, len, src, seed);
+	EXPECT_EQ(pwrite(fd, buf, len, src), len);
+	/* Guard bytes around the destination must survive. */
+	memset(buf, 0xee, len + 2);
+	EXPECT_EQ(pwrite(fd, buf, len + 2, dst - 1), len + 2);
+	EXPECT_EQ(dma_copy(fd, src, dst, len, &engine), 0);
+	EXPECT(engine == MEMDRIVER_DMA_ENGINE_CPU ||
+	       engine == MEMDRIVER_DMA_ENGINE_DMAENGINE);
+	EXPECT_EQ(pread(fd, buf, len + 2, dst - 1), len + 2);
+	EXPECT_EQ(buf[0], 0xee);
+	EXPECT_EQ(check_pattern(buf + 1, len, src, seed), -1);
+	EXPECT_EQ(buf[len + 1], 0xee);
+	free(buf);
+}
+
+static void test_dma_copy(int fd)
+{
+	__u64 km = region_off(MEMDRIVER_REGION_KMALLOC);
+	__u64 vm = region_off(MEMDRIVER_REGION_VMALLOC);
+	__u64 dma = region_off(MEMDRIVER_REGION_DMA);
+	__u64 pg = region_off(MEMDRIVER_REGION_PAGES);
+	size_t small = region_size(MEMDRIVER_REGION_KMALLOC) - 256;
+	size_t vm_len = region_size(MEMDRIVER_REGION_VMALLOC) / 2 - 512;
+
+	if (small > region_size(MEMDRIVER_REGION_DMA) - 256)
+		small = region_size(MEMDRIVER_REGION_DMA) - 256;
+	if (small > region_size(MEMDRIVER_REGION_PAGES) - 256)
+		small = region_size(MEMDRIVER_REGION_PAGES) - 256;
+	/* Every allocator as source and as destination, unaligned ends. */
+	check_dma_copy(fd, km + 64, pg + 128, small, 1);
+	check_dma_copy(fd, pg + 64, vm + 128, small, 2);
+	check_dma_copy(fd, vm + 192, dma + 64, small, 3);
+	check_dma_copy(fd, dma + 64, km + 128, small, 4);
+	/* Within the scattered vmalloc region, across many pages. */
+	check_dma_copy(fd, vm + 100, vm + vm_len + 356, vm_len, 5);
+}
+
+static void test_dma_copy_errors(int fd)
+{
+	__u64 vm = region_off(MEMDRIVER_REGION_VMALLOC);
+	__u64 dma = region_off(MEMDRIVER_REGION_DMA);
+	__u64 total = info.total_size;
+	struct memdriver_dma_copy req = { .src = vm, .dst = dma, .len = 16, .flags = 1 };
+
+	EXPECT_ERRNO(ioctl(fd, MEM_IOCTL_DMA_COPY, &req), EINVAL);
+	EXPECT_ERRNO(dma_copy(fd, vm, dma, 0, NULL), EINVAL);
+	/* A window that crosses a region or the end. */
+	EXPECT_ERRNO(dma_copy(fd, dma - 8, vm, 16, NULL), EINVAL);
+	EXPECT_ERRNO(dma_copy(fd, vm, dma - 8, 16, NULL), EINVAL);
+	EXPECT_ERRNO(dma_copy(fd, vm, total - 8, 16, NULL), EINVAL);
+	EXPECT_ERRNO(dma_copy(fd, total, vm, 16, NULL), EINVAL);
+	EXPECT_ERRNO(dma_copy(fd, ~0ULL, vm, 16, NULL), EINVAL);
+	EXPECT_ERRNO(dma_copy(fd, vm, dma, ~0ULL, NULL), EINVAL);
+	/* Overlapping windows, or two that share a cache line. */
+	EXPECT_ERRNO(dma_copy(fd, vm, vm + 8, 16, NULL), EINVAL);
+	EXPECT_ERRNO(dma_copy(fd, vm, vm + 20, 10, NULL), EINVAL);
+	EXPECT_ERRNO(ioctl(fd, MEM_IOCTL_DMA_COPY, NULL), EFAULT);
+	EXPECT_ERRNO(ioctl(fd, MEM_IOCTL_DMA_COPY, unmapped_address()), EFAULT);
+}
+
 /*
  * The tutorial's user program, step by step, with every result checked:
  * write, read, allocate 5 objects, free them, map kmalloc and DMA memory
@@ -959,6 +1264,64 @@ static void test_tutorial_flow(int fd)
 	tutorial_flow(fd, false);
 }
 
+/* ---- memdriver_test info: an annotated map of the device ---- */
+
+static const char *const region_lessons[MEMDRIVER_NR_REGIONS] = {
+	"kmalloc: physically contiguous, from the linear map",
+	"vmalloc: contiguous only in virtual addresses; page tables join scattered pages",
+	"DMA coherent: a device address the hardware uses, memory CPU and device share",
+	"page allocator: one 2^order block of buddy pages",
+};
+
+static int show_info(void)
+{
+	struct region_view v[MEMDRIVER_NR_REGIONS];
+	bool have_views = read_region_views(v);
+	struct objects_view o;
+	int r;
+
+	printf("%s: %llu bytes in %d regions, page size %u, DMA mask %u bits\n\n",
+	       dev_path, (unsigned long long)info.total_size, MEMDRIVER_NR_REGIONS,
+	       info.page_size, info.dma_mask_bits);
+	printf("%-10s %-10s %-8s %-19s %6s %5s\n", "offset", "size", "region",
+	       "allocator", "pages", "runs");
+	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++) {
+		printf("%#-10llx %-10llu %-8s %-19s", (unsigned long long)region_off(r),
+		       (unsigned long long)region_size(r), region_names[r],
+		       have_views ? v[r].allocator : "?");
+		if (have_views)
+			printf(" %6lld %5lld\n", v[r].pages, v[r].runs);
+		else
+			printf(" %6llu %5s\n",
+			       (unsigned long long)(region_size(r) / info.page_size), "?");
+	}
+	printf("\n");
+	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++) {
+		printf("%s\n", region_lessons[r]);
+		if (!have_views)
+			continue;
+		printf("  -> %lld page%s in %lld physically contiguous run%s%s;",
+		       v[r].pages, v[r].pages == 1 ? "" : "s", v[r].runs,
+		       v[r].runs == 1 ? "" : "s",
+		       v[r].runs == 1 ? "" : " (not contiguous)");
+		printf(" the CPU sees it through the %s\n", v[r].cpu_mapping);
+		if (r == MEMDRIVER_REGION_DMA)
+			printf("  -> device address %s the physical address\n",
+			       strcmp(v[r].dma_is_phys, "yes") ? "differs from" : "equals");
+	}
+	if (read_objects_view(&o))
+		printf("\nobject pool: kmem_cache memdriver_object, %lld-byte objects\n"
+		       "  (%u-byte payload)\n"
+		       "  -> %lld live, %lld allocated, %lld freed, %lld refused at a cap\n",
+		       o.object_size, info.payload_size, o.live, o.allocated, o.freed,
+		       o.cap_hits);
+	else
+		printf("\nobject pool: %u live on this device\n"
+		       "(run as root with debugfs mounted to see how pages are backed)\n",
+		       info.objects_device);
+	return 0;
+}
+
 struct test_case {
 	const char *name;
 	void (*run)(int fd);
@@ -986,6 +1349,11 @@ static const struct test_case cases[] = {
 	{ "concurrency", test_concurrency },
 	{ "device_node", test_device_node },
 	{ "devices_independent", test_devices_independent },
+	{ "debugfs_regions", test_debugfs_regions },
+	{ "debugfs_objects", test_debugfs_objects },
+	{ "debugfs_root_only", test_debugfs_root_only },
+	{ "dma_copy", test_dma_copy },
+	{ "dma_copy_errors", test_dma_copy_errors },
 	{ "tutorial_flow", test_tutorial_flow },
 };
 
@@ -1028,7 +1396,7 @@ static int run_suite(const char *only)
 static void die_usage(void)
 {
 	fprintf(stderr,
-		"usage: memdriver_test [-d DEVICE] [--fresh] [test [CASE] | tutorial]\n");
+		"usage: memdriver_test [-d DEVICE] [--fresh] [test [CASE] | tutorial | info]\n");
 	exit(2);
 }
 
@@ -1043,7 +1411,8 @@ int main(int argc, char **argv)
 			dev_path = argv[++i];
 		else if (!strcmp(argv[i], "--fresh"))
 			fresh_load = true;
-		else if (!strcmp(argv[i], "test") || !strcmp(argv[i], "tutorial"))
+		else if (!strcmp(argv[i], "test") || !strcmp(argv[i], "tutorial") ||
+			 !strcmp(argv[i], "info"))
 			mode = argv[i];
 		else if (!strcmp(mode, "test") && argv[i][0] != '-' && !only)
 			only = argv[i];
@@ -1058,6 +1427,8 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 
+	if (!strcmp(mode, "info"))
+		return show_info();
 	if (!strcmp(mode, "tutorial")) {
 		fd = open_dev();
 		case_failed = 0;

@@ -40,6 +40,11 @@ check "one load message, no raw pointers" sh -c \
 before=$(log_lines)
 check "memdriver_test with defaults" /memdriver_test --fresh
 check "nothing logged per open" test "$(log_lines)" = "$before"
+/memdriver_test info >/tmp/info.log 2>&1
+rc=$?
+sed 's/^/# info: /' /tmp/info.log
+check "memdriver_test info shows each region's runs" sh -c \
+	"[ $rc = 0 ] && [ \$(grep -c 'physically contiguous run' /tmp/info.log) = 4 ]"
 
 # The tutorial's test program, compiled unchanged from the tutorial.
 /tutorial_test >/tmp/tutorial.log 2>&1
@@ -64,7 +69,9 @@ check "echo past the end fails with ENOSPC" sh -c \
 	 grep -q "No space left on device" /tmp/dd.err'
 check "objects count back to 0" test "$(sysfs objects)" = 0
 check "rmmod" rmmod memdriver
-check "class and device gone" sh -c '! test -e /sys/class/memdriver && ! test -e /dev/memdriver0'
+check "class, device and debugfs gone" sh -c \
+	'! test -e /sys/class/memdriver && ! test -e /dev/memdriver0 &&
+	 ! test -e /sys/kernel/debug/memdriver'
 
 # ---- 2. Custom parameters: two devices, odd sizes, small caps ----
 check "insmod with custom parameters" insmod $KO nr_devices=2 \
