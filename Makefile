@@ -6,12 +6,25 @@
 #   make                     module + memdriver_test for the running kernel
 #   make KDIR=<headers dir>  against other kernel headers
 #   make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- KDIR=...   cross build
-#   make install / uninstall  (INSTALL_MOD_PATH honoured)
+#   make install / uninstall  into /lib/modules/<release>/updates, then depmod;
+#                            INSTALL_MOD_PATH=<root> installs under a staging root
 #   make demo                build, boot a QEMU guest, load, run the demo
 #   make check               the whole test suite (static checks + 4 kernels)
 
+# Given only KDIR, the release is the one those headers were built as (Debian's
+# include/config/kernel.release holds the upstream version, not the uname -r).
+ifdef KDIR
+KVER ?= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+else
 KVER ?= $(shell uname -r)
-KDIR ?= /lib/modules/$(KVER)/build
+KDIR := /lib/modules/$(KVER)/build
+endif
+INSTALL_MOD_DIR ?= updates
+# kbuild runs in KDIR, so a relative staging root must be made absolute here.
+MOD_ROOT := $(abspath $(INSTALL_MOD_PATH))
+MOD_DEST := $(MOD_ROOT)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)
+DEPMOD := depmod $(if $(MOD_ROOT),-b $(MOD_ROOT)) $(KVER)
 
 USER_CC ?= $(CROSS_COMPILE)gcc
 USER_CFLAGS ?= -O2 -g -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
@@ -25,13 +38,18 @@ modules:
 memdriver_test: memdriver_test.c memdriver.h
 	$(USER_CC) $(USER_CFLAGS) -o $@ memdriver_test.c $(USER_LDFLAGS)
 
+# kbuild skips depmod when the headers lack System.map (Debian's do), so run it
+# here. The module may come out signed and compressed (memdriver.ko.xz).
 install: modules
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
-	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
+	@test -n "$(KVER)" || { echo "cannot tell the kernel release; set KVER" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(MOD_ROOT) \
+		INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) modules_install
+	$(DEPMOD)
 
 uninstall:
-	rm -f $(INSTALL_MOD_PATH)/lib/modules/$(KVER)/updates/memdriver.ko*
-	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
+	@test -n "$(KVER)" || { echo "cannot tell the kernel release; set KVER" >&2; exit 1; }
+	rm -f $(MOD_DEST)/memdriver.ko*
+	test ! -d $(MOD_ROOT)/lib/modules/$(KVER) || $(DEPMOD)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

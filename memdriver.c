@@ -43,6 +43,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <linux/xarray.h>
@@ -337,12 +338,16 @@ static struct memdriver_region *memdriver_region_at(struct memdriver_dev *md,
 /*
  * Copy between user space and [*ppos, *ppos + count), crossing regions as
  * needed. The position advances by exactly the bytes moved.
+ *
+ * copy_from_iter() rather than copy_from_user(): on a fault the latter
+ * zero-fills the rest of its destination, which here is the device, so a
+ * write from a bad buffer would wipe device memory and still fail.
  */
-static ssize_t memdriver_copy(struct memdriver_dev *md, char __user *ubuf,
-			      size_t count, loff_t *ppos, bool to_device)
+static ssize_t memdriver_copy(struct memdriver_dev *md, struct iov_iter *iter,
+			      loff_t *ppos, bool to_device)
 {
+	size_t count = iov_iter_count(iter), done = 0;
 	loff_t pos = *ppos;
-	size_t done = 0;
 
 	if (!count)
 		return 0;
@@ -354,15 +359,15 @@ static ssize_t memdriver_copy(struct memdriver_dev *md, char __user *ubuf,
 		struct memdriver_region *r = memdriver_region_at(md, pos);
 		void *kaddr = r->cpu_addr + (pos - r->offset);
 		size_t chunk = min_t(u64, count - done, r->offset + r->size - pos);
-		size_t left;
+		size_t copied;
 
 		if (to_device)
-			left = copy_from_user(kaddr, ubuf + done, chunk);
+			copied = copy_from_iter(kaddr, chunk, iter);
 		else
-			left = copy_to_user(ubuf + done, kaddr, chunk);
-		done += chunk - left;
-		pos += chunk - left;
-		if (left)
+			copied = copy_to_iter(kaddr, chunk, iter);
+		done += copied;
+		pos += copied;
+		if (copied < chunk)
 			break;
 	}
 	if (!done)
@@ -371,20 +376,18 @@ static ssize_t memdriver_copy(struct memdriver_dev *md, char __user *ubuf,
 	return done;
 }
 
-static ssize_t memdriver_read(struct file *file, char __user *buf,
-			      size_t count, loff_t *ppos)
+static ssize_t memdriver_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	struct memdriver_file *mf = file->private_data;
+	struct memdriver_file *mf = iocb->ki_filp->private_data;
 
-	return memdriver_copy(mf->md, buf, count, ppos, false);
+	return memdriver_copy(mf->md, to, &iocb->ki_pos, false);
 }
 
-static ssize_t memdriver_write(struct file *file, const char __user *buf,
-			       size_t count, loff_t *ppos)
+static ssize_t memdriver_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct memdriver_file *mf = file->private_data;
+	struct memdriver_file *mf = iocb->ki_filp->private_data;
 
-	return memdriver_copy(mf->md, (char __user *)buf, count, ppos, true);
+	return memdriver_copy(mf->md, from, &iocb->ki_pos, true);
 }
 
 static loff_t memdriver_llseek(struct file *file, loff_t offset, int whence)
@@ -613,9 +616,10 @@ static void memdriver_dma_unmap(struct device *dev, struct memdriver_dma_window 
 }
 
 /*
- * No copy engine: the CPU stands in for the device. It may touch streaming
- * buffers only between sync_for_cpu and sync_for_device; unmapping then
- * hands the data to the CPU side exactly as after a real transfer.
+ * No engine: the CPU does the device's part. It reads the source while that
+ * stays mapped, owning it between sync_for_cpu and sync_for_device, and
+ * writes the destination only once it is unmapped: unmapping a FROM_DEVICE
+ * buffer copies the device's view of it (a bounce buffer, say) back over it.
  */
 static void memdriver_dma_copy_by_cpu(struct device *dev,
 				      struct memdriver_dma_window *src,
@@ -623,11 +627,7 @@ static void memdriver_dma_copy_by_cpu(struct device *dev,
 {
 	if (src->mapped)
 		dma_sync_single_for_cpu(dev, src->addr, len, src->dir);
-	if (dst->mapped)
-		dma_sync_single_for_cpu(dev, dst->addr, len, dst->dir);
 	memcpy(dst->r->cpu_addr + dst->off, src->r->cpu_addr + src->off, len);
-	if (dst->mapped)
-		dma_sync_single_for_device(dev, dst->addr, len, dst->dir);
 	if (src->mapped)
 		dma_sync_single_for_device(dev, src->addr, len, src->dir);
 }
@@ -666,9 +666,14 @@ static int memdriver_dma_copy_by_engine(struct dma_chan *chan, dma_addr_t dst,
  * Two mappings must not share a cache line: cache maintenance on one would
  * clobber the other, and DMA-API debug tracks L1 lines.
  */
+static unsigned int memdriver_dma_copy_align(void)
+{
+	return max_t(unsigned int, dma_get_cache_alignment(), L1_CACHE_BYTES);
+}
+
 static bool memdriver_dma_windows_overlap(u64 a, u64 b, u64 len)
 {
-	u64 align = max_t(u64, dma_get_cache_alignment(), L1_CACHE_BYTES);
+	u64 align = memdriver_dma_copy_align();
 
 	return round_down(a, align) < round_up(b + len, align) &&
 	       round_down(b, align) < round_up(a + len, align);
@@ -708,14 +713,11 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 		if (ret)
 			return ret;
 		ret = memdriver_dma_map(dev, &dst, len);
-		if (!ret) {
-			if (chan)
-				ret = memdriver_dma_copy_by_engine(chan, dst.addr,
-								   src.addr, len);
-			else
-				memdriver_dma_copy_by_cpu(dev, &src, &dst, len);
-			memdriver_dma_unmap(dev, &dst, len);
-		}
+		if (!ret && chan)
+			ret = memdriver_dma_copy_by_engine(chan, dst.addr, src.addr, len);
+		memdriver_dma_unmap(dev, &dst, len);
+		if (!ret && !chan)
+			memdriver_dma_copy_by_cpu(dev, &src, &dst, len);
 		memdriver_dma_unmap(dev, &src, len);
 		if (ret)
 			return ret;
@@ -761,6 +763,7 @@ static int memdriver_get_info(struct memdriver_file *mf,
 		.objects_device = memdriver_live_objects(md),
 		.objects_total = atomic_read(&memdriver_nr_objects),
 		.dma_mask_bits = md->dma_mask_bits,
+		.dma_copy_align = memdriver_dma_copy_align(),
 	};
 	int i;
 
@@ -837,8 +840,8 @@ static const struct file_operations memdriver_fops = {
 	.owner = THIS_MODULE,
 	.open = memdriver_open,
 	.release = memdriver_release,
-	.read = memdriver_read,
-	.write = memdriver_write,
+	.read_iter = memdriver_read_iter,
+	.write_iter = memdriver_write_iter,
 	.llseek = memdriver_llseek,
 	.mmap = memdriver_mmap,
 	.unlocked_ioctl = memdriver_ioctl,

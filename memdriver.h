@@ -55,7 +55,7 @@ struct memdriver_info {
 	__u32 objects_device;	/* live objects on this device */
 	__u32 objects_total;	/* live objects in the whole module */
 	__u32 dma_mask_bits;	/* DMA mask the device obtained */
-	__u32 reserved;		/* zero */
+	__u32 dma_copy_align;	/* MEM_IOCTL_DMA_COPY windows this far apart */
 };
 
 /* Object ids are per open file, like file descriptors: always > 0. */

@@ -5,6 +5,8 @@
  *   memdriver_test [-d DEVICE] [--fresh] [test]   the suite, KTAP output
  *   memdriver_test [-d DEVICE] tutorial           the tutorial's flow, verbose
  *   memdriver_test [-d DEVICE] info               an annotated memory map
+ *   memdriver_test [-d DEVICE] fuzz [--seed N] [--ops N]
+ *                                   random operations checked against a model
  *
  * Every size and offset comes from MEM_IOCTL_GET_INFO and the page size from
  * sysconf(), so the suite runs unchanged on 4 KiB and 16 KiB page kernels and
@@ -29,6 +31,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "memdriver.h"
@@ -53,6 +56,8 @@ static const char *case_skip;
 	long long _r = (long long)(call);				\
 	expect_errno_at(__LINE__, #call, _r, errno, (err));		\
 } while (0)
+/* The same for mmap() and mremap(): a pointer, MAP_FAILED on error. */
+#define EXPECT_MAP_ERRNO(call, err) EXPECT_ERRNO((intptr_t)(call), err)
 
 static void expect_at(int line, bool ok, const char *what)
 {
@@ -233,7 +238,8 @@ static void test_info(int fd)
 	EXPECT_EQ(info.version, MEMDRIVER_INFO_VERSION);
 	EXPECT_EQ(info.page_size, page_size);
 	EXPECT_EQ(info.payload_size, MEMDRIVER_PAYLOAD_SIZE);
-	EXPECT_EQ(info.reserved, 0);
+	EXPECT(info.dma_copy_align >= 1 &&
+	       !(info.dma_copy_align & (info.dma_copy_align - 1)));
 	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++) {
 		long long param = module_param(attrs[r]);
 		__u64 rounded = ((__u64)param + page_size - 1) &
@@ -393,13 +399,19 @@ static void test_bad_user_pointers(int fd)
 {
 	void *bad = unmapped_address();
 	__u8 *two;
+	__u8 known[16], back[16];
 
+	fill_pattern(known, sizeof(known), 100, 7);
+	EXPECT_EQ(pwrite(fd, known, sizeof(known), 100), sizeof(known));
 	EXPECT_EQ(lseek(fd, 0, SEEK_SET), 0);
 	EXPECT_ERRNO(read(fd, bad, 16), EFAULT);
 	EXPECT_ERRNO(write(fd, bad, 16), EFAULT);
 	EXPECT_ERRNO(pread(fd, bad, 16, 100), EFAULT);
 	EXPECT_ERRNO(pwrite(fd, bad, 16, 100), EFAULT);
 	EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 0);
+	/* A write that fails leaves the device as it was. */
+	EXPECT_EQ(pread(fd, back, sizeof(back), 100), sizeof(back));
+	EXPECT_EQ(check_pattern(back, sizeof(back), 100, 7), -1);
 
 	/*
 	 * A buffer whose second page is inaccessible: a short count, and the
@@ -701,22 +713,24 @@ static void test_mmap_errors(int fd)
 	int r;
 
 	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++)
-		EXPECT_ERRNO(mmap(NULL, region_size(r) + page_size, PROT_READ,
-				  MAP_SHARED, fd, region_off(r)), EINVAL);
-	EXPECT_ERRNO(mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, total), EINVAL);
-	EXPECT_ERRNO(mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd,
-			  total + 16 * page_size), EINVAL);
-	EXPECT_ERRNO(mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd,
-			  page_size / 2), EINVAL);
-	EXPECT_ERRNO(mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
-			  fd, 0), EINVAL);
+		EXPECT_MAP_ERRNO(mmap(NULL, region_size(r) + page_size,
+				      PROT_READ, MAP_SHARED, fd, region_off(r)),
+				 EINVAL);
+	EXPECT_MAP_ERRNO(mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, total),
+			 EINVAL);
+	EXPECT_MAP_ERRNO(mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd,
+			      total + 16 * page_size), EINVAL);
+	EXPECT_MAP_ERRNO(mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd,
+			      page_size / 2), EINVAL);
+	EXPECT_MAP_ERRNO(mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE, fd, 0), EINVAL);
 	/* Mappings cannot grow (VM_DONTEXPAND). */
 	map = map_region_window(fd, vm_off, page_size);
 	EXPECT(map != MAP_FAILED);
 	if (map != MAP_FAILED) {
-		EXPECT_ERRNO(mremap(map, page_size, 2 * page_size, 0), EFAULT);
-		EXPECT_ERRNO(mremap(map, page_size, 2 * page_size, MREMAP_MAYMOVE),
-			     EFAULT);
+		EXPECT_MAP_ERRNO(mremap(map, page_size, 2 * page_size, 0), EFAULT);
+		EXPECT_MAP_ERRNO(mremap(map, page_size, 2 * page_size,
+					MREMAP_MAYMOVE), EFAULT);
 		munmap(map, page_size);
 	}
 	map = map_region_window(fd, 0, km);
@@ -1264,6 +1278,665 @@ static void test_tutorial_flow(int fd)
 	tutorial_flow(fd, false);
 }
 
+/* ---- fuzz: seeded random operations checked against a model ---- */
+
+#define FUZZ_FDS	4
+#define FUZZ_MAPS	4
+#define FUZZ_HISTORY	40
+#define FUZZ_NOTE	200
+
+struct fuzz_object {
+	int id;
+	__u8 data[MEMDRIVER_PAYLOAD_SIZE];
+};
+
+struct fuzz_fd {
+	int fd;			/* -1: closed */
+	unsigned int file;	/* which open() this is */
+	long long pos;		/* the file position the kernel must have */
+	struct fuzz_object *objs;
+	int nr_objs;
+};
+
+struct fuzz_map {
+	__u8 *addr;		/* NULL: free slot */
+	unsigned int file;	/* a mapping keeps its file, and its objects, alive */
+	__u64 off;
+	size_t len;
+};
+
+static struct {
+	unsigned long long seed, rng;
+	unsigned long op, ops;
+	__u8 *bytes;		/* the device's contents, as they must be */
+	__u8 *scratch;
+	size_t scratch_len;
+	struct fuzz_fd fds[FUZZ_FDS];
+	struct fuzz_map maps[FUZZ_MAPS];
+	unsigned int base_total;	/* live objects before we started */
+	unsigned int live;		/* objects we own */
+	unsigned int next_file;
+	/* Closed files still mapped: their objects live until the last munmap. */
+	struct { unsigned int file, nr; } zombies[FUZZ_MAPS];
+	char history[FUZZ_HISTORY][FUZZ_NOTE];
+} fz;
+
+static unsigned long long fz_rand(void)
+{
+	/* xorshift64*: small, fast, and the same sequence on every arch. */
+	fz.rng ^= fz.rng >> 12;
+	fz.rng ^= fz.rng << 25;
+	fz.rng ^= fz.rng >> 27;
+	return fz.rng * 2685821657736338717ULL;
+}
+
+static unsigned long long fz_below(unsigned long long n)
+{
+	return n ? fz_rand() % n : 0;
+}
+
+/* The note describing the current operation, kept for failure reports. */
+static char *fz_note(void)
+{
+	return fz.history[fz.op % FUZZ_HISTORY];
+}
+
+static void fz_fail(const char *what, long long got, long long want)
+{
+	unsigned long i, first = fz.op >= FUZZ_HISTORY - 1 ? fz.op - FUZZ_HISTORY + 1 : 0;
+
+	printf("# fuzz: seed %llu, op %lu: %s: got %lld, expected %lld\n",
+	       fz.seed, fz.op, what, got, want);
+	printf("# fuzz: the operations that led there:\n");
+	for (i = first; i <= fz.op; i++)
+		printf("#   %lu: %s\n", i, fz.history[i % FUZZ_HISTORY]);
+	printf("# fuzz: reproduce with: memdriver_test -d %s fuzz --seed %llu --ops %lu\n",
+	       dev_path, fz.seed, fz.op + 1);
+	printf("not ok 1 - fuzz\n");
+	exit(1);
+}
+
+/*
+ * A result against what the model predicts: want < 0 means -errno. errno is
+ * read here, after the call in the argument list has returned.
+ */
+static void fz_check(const char *what, long long ret, long long want)
+{
+	int err = errno;
+
+	if (want < 0) {
+		if (ret != -1 || err != -want)
+			fz_fail(what, ret == -1 ? -err : ret, want);
+	} else if (ret != want) {
+		fz_fail(what, ret == -1 ? -err : ret, want);
+	}
+}
+
+static void fz_bytes_match(const char *what, const __u8 *got, __u64 off, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (got[i] != fz.bytes[off + i]) {
+			printf("# fuzz: first difference at device offset %#llx\n",
+			       (unsigned long long)(off + i));
+			fz_fail(what, got[i], fz.bytes[off + i]);
+		}
+}
+
+static void fz_fill(__u8 *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (__u8)fz_rand();
+}
+
+/* Lengths: mostly small, sometimes zero, sometimes huge. */
+static size_t fz_len(void)
+{
+	unsigned int dice = fz_below(40);
+
+	if (dice < 4)
+		return 0;
+	if (dice < 5)
+		return fz_below(info.total_size + 2 * page_size);
+	if (dice < 20)
+		return 1 + fz_below(64);
+	return 1 + fz_below(3 * page_size);
+}
+
+/* Offsets: near region boundaries, inside, at or past the end, negative. */
+static long long fz_offset(void)
+{
+	int r = fz_below(MEMDRIVER_NR_REGIONS);
+
+	switch (fz_below(8)) {
+	case 0:
+		return (long long)region_off(r) + (long long)fz_below(64) - 32;
+	case 1:
+		return (long long)info.total_size - (long long)fz_below(64);
+	case 2:
+		return (long long)info.total_size + (long long)fz_below(4 * page_size);
+	case 3:
+		return -1 - (long long)fz_below(4096);
+	default:
+		return fz_below(info.total_size);
+	}
+}
+
+static struct fuzz_fd *fz_pick_fd(void)
+{
+	struct fuzz_fd *f = &fz.fds[fz_below(FUZZ_FDS)];
+
+	if (f->fd < 0) {
+		f->fd = open(dev_path, O_RDWR);
+		if (f->fd < 0)
+			fz_fail("open", -errno, 0);
+		f->pos = 0;
+		f->nr_objs = 0;
+		f->file = ++fz.next_file;
+	}
+	return f;
+}
+
+static void fz_check_pos(struct fuzz_fd *f)
+{
+	long long pos = lseek(f->fd, 0, SEEK_CUR);
+
+	fz_check("file position", pos, f->pos);
+}
+
+static long long fz_expected_rw(long long off, size_t len, bool write)
+{
+	if (off < 0)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if ((__u64)off >= info.total_size)
+		return write ? -ENOSPC : 0;
+	return len < info.total_size - off ? (long long)len : (long long)(info.total_size - off);
+}
+
+static void fz_rw(bool to_dev, bool positional, bool bad_pointer)
+{
+	struct fuzz_fd *f = fz_pick_fd();
+	long long off = positional ? fz_offset() : f->pos;
+	size_t len = fz_len();
+	long long want = fz_expected_rw(off, len, to_dev);
+	void *buf = bad_pointer ? unmapped_address() : fz.scratch;
+	long long ret;
+
+	if (!positional && off < 0)
+		want = -EINVAL;	/* cannot happen: lseek keeps pos >= 0 */
+	if (bad_pointer && want > 0)
+		want = -EFAULT;
+	snprintf(fz_note(), FUZZ_NOTE, "%s%s fd%d off %lld len %zu%s",
+		 positional ? "p" : "", to_dev ? "write" : "read", (int)(f - fz.fds),
+		 off, len, bad_pointer ? " (bad pointer)" : "");
+	if (to_dev && !bad_pointer)
+		fz_fill(fz.scratch, len);
+	if (positional)
+		ret = to_dev ? pwrite(f->fd, buf, len, off) : pread(f->fd, buf, len, off);
+	else
+		ret = to_dev ? write(f->fd, buf, len) : read(f->fd, buf, len);
+	fz_check(to_dev ? "write" : "read", ret, want);
+	if (ret > 0) {
+		if (to_dev)
+			memcpy(fz.bytes + off, fz.scratch, ret);
+		else
+			fz_bytes_match("bytes read", fz.scratch, off, ret);
+		if (!positional)
+			f->pos += ret;
+	}
+	fz_check_pos(f);
+}
+
+static void fz_lseek(void)
+{
+	static const int whences[] = { SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE, 77 };
+	struct fuzz_fd *f = fz_pick_fd();
+	int whence = whences[fz_below(ARRAY_SIZE(whences))];
+	long long off = fz_offset(), want, ret;
+
+	if (whence == SEEK_CUR || whence == SEEK_END)
+		off = (long long)fz_below(2 * info.total_size + 2) - (long long)info.total_size - 1;
+	snprintf(fz_note(), FUZZ_NOTE, "lseek fd%d %lld whence %d (pos %lld)",
+		 (int)(f - fz.fds), off, whence, f->pos);
+	switch (whence) {
+	case SEEK_SET:
+		want = off;
+		break;
+	case SEEK_CUR:
+		want = f->pos + off;
+		break;
+	case SEEK_END:
+		want = info.total_size + off;
+		break;
+	default:	/* fixed_size_llseek() knows no SEEK_DATA/SEEK_HOLE */
+		want = -EINVAL;
+	}
+	if (want < 0 || (__u64)want > info.total_size)
+		want = -EINVAL;
+	ret = lseek(f->fd, off, whence);
+	fz_check("lseek", ret, want);
+	if (ret >= 0)
+		f->pos = ret;
+}
+
+static bool fz_file_mapped(unsigned int file)
+{
+	int i;
+
+	for (i = 0; i < FUZZ_MAPS; i++)
+		if (fz.maps[i].addr && fz.maps[i].file == file)
+			return true;
+	return false;
+}
+
+static void fz_unmap(struct fuzz_map *m, const char *what)
+{
+	int i;
+
+	fz_check(what, munmap(m->addr, m->len), 0);
+	m->addr = NULL;
+	if (fz_file_mapped(m->file))
+		return;
+	/* The last mapping of a closed file: release() frees its objects. */
+	for (i = 0; i < FUZZ_MAPS; i++)
+		if (fz.zombies[i].file == m->file) {
+			fz.live -= fz.zombies[i].nr;
+			fz.zombies[i].file = 0;
+		}
+}
+
+static struct fuzz_map *fz_free_map_slot(void)
+{
+	struct fuzz_map *m = &fz.maps[fz_below(FUZZ_MAPS)];
+
+	if (m->addr)
+		fz_unmap(m, "munmap before mmap");
+	return m;
+}
+
+static void fz_mmap(void)
+{
+	struct fuzz_fd *f = fz_pick_fd();
+	struct fuzz_map *m = fz_free_map_slot();
+	int r = fz_below(MEMDRIVER_NR_REGIONS), kind = fz_below(10);
+	__u64 pages = region_size(r) / page_size;
+	__u64 first = fz_below(pages), npages = 1 + fz_below(pages - first);
+	__u64 off = region_off(r) + first * page_size;
+	int flags = MAP_SHARED;
+	long long want = 0;
+	void *addr;
+
+	/* Mostly small windows: page-table setup dominates the cost. */
+	if (npages > 16 && fz_below(8))
+		npages = 1 + fz_below(16);
+
+	if (kind == 0) {	/* crosses into the next region or the end */
+		npages = pages - first + 1 + fz_below(2);
+		want = -EINVAL;
+	} else if (kind == 1) {	/* at or past the end */
+		off = info.total_size + fz_below(4) * page_size;
+		want = -EINVAL;
+	} else if (kind == 2) {	/* not page aligned */
+		off += 1 + fz_below(page_size - 1);
+		want = -EINVAL;
+	} else if (kind == 3) {	/* a private copy is refused */
+		flags = MAP_PRIVATE;
+		want = -EINVAL;
+	}
+	snprintf(fz_note(), FUZZ_NOTE, "mmap fd%d off %#llx pages %llu %s",
+		 (int)(f - fz.fds), (unsigned long long)off,
+		 (unsigned long long)npages, flags == MAP_SHARED ? "shared" : "private");
+	addr = mmap(NULL, npages * page_size, PROT_READ | PROT_WRITE, flags, f->fd, off);
+	fz_check("mmap", addr == MAP_FAILED ? -1 : 0, want);
+	if (addr != MAP_FAILED) {
+		m->addr = addr;
+		m->file = f->file;
+		m->off = off;
+		m->len = npages * page_size;
+	}
+}
+
+static struct fuzz_map *fz_pick_map(void)
+{
+	struct fuzz_map *m = &fz.maps[fz_below(FUZZ_MAPS)];
+
+	return m->addr ? m : NULL;
+}
+
+static void fz_map_access(void)
+{
+	struct fuzz_map *m = fz_pick_map();
+	size_t at, len;
+
+	if (!m) {
+		fz_mmap();
+		return;
+	}
+	at = fz_below(m->len);
+	len = 1 + fz_below(m->len - at < 512 ? m->len - at : 512);
+	if (fz_below(2)) {
+		snprintf(fz_note(), FUZZ_NOTE, "store %zu bytes at offset %#llx via mapping",
+			 len, (unsigned long long)(m->off + at));
+		fz_fill(m->addr + at, len);
+		memcpy(fz.bytes + m->off + at, m->addr + at, len);
+	} else {
+		snprintf(fz_note(), FUZZ_NOTE, "load %zu bytes at offset %#llx via mapping",
+			 len, (unsigned long long)(m->off + at));
+		fz_bytes_match("bytes loaded via mapping", m->addr + at, m->off + at, len);
+	}
+}
+
+static void fz_munmap_or_mremap(void)
+{
+	struct fuzz_map *m = fz_pick_map();
+	size_t pages;
+	void *addr;
+
+	if (!m) {
+		fz_mmap();
+		return;
+	}
+	pages = m->len / page_size;
+	switch (fz_below(3)) {
+	case 0:
+		snprintf(fz_note(), FUZZ_NOTE, "munmap %#llx", (unsigned long long)m->off);
+		fz_unmap(m, "munmap");
+		break;
+	case 1:		/* growing is refused: VM_DONTEXPAND */
+		snprintf(fz_note(), FUZZ_NOTE, "mremap grow %#llx", (unsigned long long)m->off);
+		addr = mremap(m->addr, m->len, m->len + page_size, MREMAP_MAYMOVE);
+		fz_check("mremap grow", addr == MAP_FAILED ? -1 : 0, -EFAULT);
+		break;
+	default:	/* shrinking keeps the start */
+		if (pages < 2)
+			return;
+		snprintf(fz_note(), FUZZ_NOTE, "mremap shrink %#llx to %zu pages",
+			 (unsigned long long)m->off, pages - 1);
+		addr = mremap(m->addr, m->len, m->len - page_size, 0);
+		fz_check("mremap shrink", addr == m->addr ? 0 : -1, 0);
+		m->len -= page_size;
+	}
+}
+
+static struct fuzz_object *fz_find(struct fuzz_fd *f, int id)
+{
+	int i;
+
+	for (i = 0; i < f->nr_objs; i++)
+		if (f->objs[i].id == id)
+			return &f->objs[i];
+	return NULL;
+}
+
+/* An id to try: our own, another fd's, never issued, or nonsense. */
+static int fz_pick_id(struct fuzz_fd *f)
+{
+	struct fuzz_fd *other = &fz.fds[fz_below(FUZZ_FDS)];
+
+	switch (fz_below(6)) {
+	case 0:
+		return (int)fz_below(3) - 1;	/* -1, 0, 1 */
+	case 1:
+		return 0x7fffffff - (int)fz_below(3);
+	case 2:
+		if (other->fd >= 0 && other->nr_objs)
+			return other->objs[fz_below(other->nr_objs)].id;
+		return 1 + (int)fz_below(1000);
+	default:
+		if (f->nr_objs)
+			return f->objs[fz_below(f->nr_objs)].id;
+		return 1 + (int)fz_below(1000);
+	}
+}
+
+static void fz_alloc(struct fuzz_fd *f)
+{
+	long long want = 0;
+	int id;
+
+	snprintf(fz_note(), FUZZ_NOTE, "alloc fd%d (%d owned, %u live)",
+		 (int)(f - fz.fds), f->nr_objs, fz.live);
+	/* The module-wide cap is checked first. */
+	if (fz.base_total + fz.live >= info.max_objects)
+		want = -ENOSPC;
+	else if ((unsigned int)f->nr_objs >= info.max_objects_per_fd)
+		want = -EDQUOT;
+	id = ioctl(f->fd, MEM_IOCTL_ALLOC_OBJECT);
+	if (want < 0) {
+		fz_check("alloc at a cap", id, want);
+		return;
+	}
+	if (id <= 0 || fz_find(f, id))
+		fz_fail("alloc returned a live or bad id", id == -1 ? -errno : id, 1);
+	f->objs = realloc(f->objs, (f->nr_objs + 1) * sizeof(*f->objs));
+	if (!f->objs)
+		fz_fail("out of memory", 0, 0);
+	f->objs[f->nr_objs].id = id;
+	memset(f->objs[f->nr_objs].data, 0, MEMDRIVER_PAYLOAD_SIZE);
+	snprintf((char *)f->objs[f->nr_objs].data, MEMDRIVER_PAYLOAD_SIZE, "Object ID: %d", id);
+	f->nr_objs++;
+	fz.live++;
+}
+
+static void fz_free(struct fuzz_fd *f)
+{
+	int id = fz_pick_id(f), bad = !fz_below(20);
+	struct fuzz_object *o = fz_find(f, id);
+
+	snprintf(fz_note(), FUZZ_NOTE, "free fd%d id %d%s", (int)(f - fz.fds), id,
+		 bad ? " (bad pointer)" : "");
+	if (bad) {
+		fz_check("free, bad pointer",
+			 ioctl(f->fd, MEM_IOCTL_FREE_OBJECT, unmapped_address()), -EFAULT);
+		return;
+	}
+	fz_check("free", ioctl(f->fd, MEM_IOCTL_FREE_OBJECT, &id), o ? 0 : -ENOENT);
+	if (o) {
+		*o = f->objs[--f->nr_objs];
+		fz.live--;
+	}
+}
+
+static void fz_object_io(struct fuzz_fd *f, bool write)
+{
+	struct memdriver_object_io io = { .id = fz_pick_id(f) };
+	struct fuzz_object *o = fz_find(f, io.id);
+	int bad = !fz_below(20);
+	long long want = o ? 0 : -ENOENT;
+
+	if (!fz_below(10)) {
+		io.flags = 1 + fz_below(0xffff);
+		want = -EINVAL;
+	}
+	if (bad)
+		want = -EFAULT;
+	snprintf(fz_note(), FUZZ_NOTE, "%s object fd%d id %d flags %u%s",
+		 write ? "write" : "read", (int)(f - fz.fds), io.id, io.flags,
+		 bad ? " (bad pointer)" : "");
+	if (write)
+		fz_fill(io.data, sizeof(io.data));
+	fz_check(write ? "write object" : "read object",
+		 ioctl(f->fd, write ? MEM_IOCTL_WRITE_OBJECT : MEM_IOCTL_READ_OBJECT,
+		       bad ? unmapped_address() : &io), want);
+	if (want || !o)
+		return;
+	if (write)
+		memcpy(o->data, io.data, sizeof(io.data));
+	else if (memcmp(o->data, io.data, sizeof(io.data)))
+		fz_fail("object payload", io.data[0], o->data[0]);
+}
+
+static void fz_info(struct fuzz_fd *f)
+{
+	struct memdriver_info now;
+
+	snprintf(fz_note(), FUZZ_NOTE, "info fd%d", (int)(f - fz.fds));
+	fz_check("info", get_info(f->fd, &now), 0);
+	fz_check("info objects_fd", now.objects_fd, f->nr_objs);
+	fz_check("info objects_total", now.objects_total, fz.base_total + fz.live);
+	fz_check("info total_size", now.total_size, info.total_size);
+}
+
+/* Where a DMA copy window would land, or -1 if it is not inside one region. */
+static int fz_window_region(__u64 off, __u64 len)
+{
+	int r;
+
+	if (off >= info.total_size || len > info.total_size - off)
+		return -1;
+	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++)
+		if (off >= region_off(r) && off < region_off(r) + region_size(r))
+			return off + len <= region_off(r) + region_size(r) ? r : -1;
+	return -1;
+}
+
+static void fz_dma_copy(struct fuzz_fd *f)
+{
+	__u64 a = info.dma_copy_align;
+	__u64 src = fz_offset(), dst = fz_offset();
+	__u64 len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
+	long long want = 0;
+	__u32 engine = 0;
+
+	if (!len || fz_window_region(src, len) < 0 || fz_window_region(dst, len) < 0)
+		want = -EINVAL;
+	else if (src / a * a < (dst + len + a - 1) / a * a &&
+		 dst / a * a < (src + len + a - 1) / a * a)
+		want = -EINVAL;	/* the windows share a cache line */
+	snprintf(fz_note(), FUZZ_NOTE, "dma copy fd%d %#llx -> %#llx len %llu",
+		 (int)(f - fz.fds), (unsigned long long)src, (unsigned long long)dst,
+		 (unsigned long long)len);
+	fz_check("dma copy", dma_copy(f->fd, src, dst, len, &engine), want);
+	if (!want) {
+		memmove(fz.bytes + dst, fz.bytes + src, len);
+		if (engine != MEMDRIVER_DMA_ENGINE_CPU && engine != MEMDRIVER_DMA_ENGINE_DMAENGINE)
+			fz_fail("dma copy engine", engine, MEMDRIVER_DMA_ENGINE_CPU);
+	}
+}
+
+static void fz_close(void)
+{
+	struct fuzz_fd *f = &fz.fds[fz_below(FUZZ_FDS)];
+
+	if (f->fd < 0)
+		return;
+	snprintf(fz_note(), FUZZ_NOTE, "close fd%d (%d objects)", (int)(f - fz.fds),
+		 f->nr_objs);
+	fz_check("close", close(f->fd), 0);
+	f->fd = -1;
+	if (fz_file_mapped(f->file)) {
+		int i;
+
+		for (i = 0; fz.zombies[i].file; i++)
+			;
+		fz.zombies[i].file = f->file;
+		fz.zombies[i].nr = f->nr_objs;
+	} else {
+		fz.live -= f->nr_objs;
+	}
+	f->nr_objs = 0;
+}
+
+static void fz_ioctl(struct fuzz_fd *f, unsigned int dice)
+{
+	if (dice < 77) {
+		fz_alloc(f);
+	} else if (dice < 84) {
+		fz_free(f);
+	} else if (dice < 92) {
+		fz_object_io(f, dice >= 88);
+	} else if (dice < 94) {
+		fz_info(f);
+	} else if (dice < 98) {
+		fz_dma_copy(f);
+	} else {
+		snprintf(fz_note(), FUZZ_NOTE, "unknown ioctl fd%d", (int)(f - fz.fds));
+		fz_check("unknown ioctl", ioctl(f->fd, _IO(MEM_IOCTL_MAGIC, 7 + fz_below(100))),
+			 -ENOTTY);
+	}
+}
+
+static void fz_step(void)
+{
+	unsigned int dice = fz_below(100);
+
+	snprintf(fz_note(), FUZZ_NOTE, "(nothing to do)");
+	if (dice < 12)
+		fz_rw(false, false, false);
+	else if (dice < 24)
+		fz_rw(true, false, false);
+	else if (dice < 32)
+		fz_rw(false, true, false);
+	else if (dice < 40)
+		fz_rw(true, true, false);
+	else if (dice < 43)
+		fz_rw(fz_below(2), fz_below(2), true);
+	else if (dice < 50)
+		fz_lseek();
+	else if (dice < 54)
+		fz_mmap();
+	else if (dice < 62)
+		fz_map_access();
+	else if (dice < 65)
+		fz_munmap_or_mremap();
+	else if (dice < 67)
+		fz_close();
+	else
+		fz_ioctl(fz_pick_fd(), dice);
+}
+
+static int run_fuzz(unsigned long long seed, unsigned long ops)
+{
+	int fd = open_dev(), i;
+	struct memdriver_info now = info_now(fd);
+
+	memset(&fz, 0, sizeof(fz));
+	fz.seed = seed;
+	fz.rng = seed * 0x9e3779b97f4a7c15ULL + 1;
+	fz.ops = ops;
+	fz.base_total = now.objects_total;
+	fz.bytes = xmalloc(info.total_size);
+	fz.scratch_len = info.total_size + 3 * page_size;
+	fz.scratch = xmalloc(fz.scratch_len);
+	for (i = 0; i < FUZZ_FDS; i++)
+		fz.fds[i].fd = -1;
+	printf("KTAP version 1\n1..1\n# fuzz: seed %llu, %lu operations on %s\n",
+	       seed, ops, dev_path);
+	if (pread(fd, fz.bytes, info.total_size, 0) != (ssize_t)info.total_size)
+		fz_fail("reading the device into the model", -errno, info.total_size);
+
+	for (fz.op = 0; fz.op < ops; fz.op++)
+		fz_step();
+
+	/* Tear down; every object must be accounted for. */
+	for (i = 0; i < FUZZ_MAPS; i++)
+		if (fz.maps[i].addr)
+			munmap(fz.maps[i].addr, fz.maps[i].len);
+	for (i = 0; i < FUZZ_FDS; i++) {
+		if (fz.fds[i].fd >= 0)
+			close(fz.fds[i].fd);
+		free(fz.fds[i].objs);
+	}
+	snprintf(fz_note(), FUZZ_NOTE, "final check");
+	fz.live = 0;
+	fz_check("objects after closing every fd", info_now(fd).objects_total,
+		 fz.base_total);
+	if (pread(fd, fz.scratch, info.total_size, 0) != (ssize_t)info.total_size)
+		fz_fail("final read", -errno, info.total_size);
+	fz_bytes_match("final contents", fz.scratch, 0, info.total_size);
+	close(fd);
+	free(fz.bytes);
+	free(fz.scratch);
+	printf("ok 1 - fuzz\n# fuzz: %lu operations matched the model\n", ops);
+	printf("memdriver_test: 1 passed, 0 failed\n");
+	return 0;
+}
+
 /* ---- memdriver_test info: an annotated map of the device ---- */
 
 static const char *const region_lessons[MEMDRIVER_NR_REGIONS] = {
@@ -1320,6 +1993,582 @@ static int show_info(void)
 		       "(run as root with debugfs mounted to see how pages are backed)\n",
 		       info.objects_device);
 	return 0;
+}
+
+/* ---- bench ---- */
+
+/*
+ * memdriver_test bench [--quick] [--runs N] [P1..P5...]: each path against
+ * its limit (all of P1-P5 unless some are named).
+ * Every figure is the ratio of two measurements taken back to back in the
+ * same run, so the machine's own speed (QEMU TCG in CI) cancels out; a row
+ * shows the median of the per-run ratios with their min and max, then the
+ * medians of both sides. Each measurement lasts about bench.target_ns.
+ * Speeds are reported against their goals, never asserted: the exit status
+ * only says whether every operation worked.
+ */
+#include <sched.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#define BENCH_KIB		((size_t)1024)
+#define BENCH_CHUNK		(64 * BENCH_KIB)	/* P1's chunk */
+#define BENCH_CURVE_MIN		(4 * BENCH_KIB)
+#define BENCH_CURVE_MAX		(1024 * BENCH_KIB)
+#define BENCH_FEW		10U			/* P4: live objects */
+#define BENCH_MANY		100000U
+#define BENCH_THREADS		2			/* P5 */
+#define BENCH_MAX_RUNS		101
+#define BENCH_NOOP_IOCTL	_IO(MEM_IOCTL_MAGIC, 99)
+
+static struct {
+	int runs;
+	double target_ns;	/* duration of one measurement */
+	unsigned int many;	/* P4: live objects held */
+	int errors;		/* failed operations: the figures are void */
+} bench = {
+	.runs = 21,
+	.target_ns = 50e6,
+	.many = BENCH_MANY,
+};
+
+static void bench_fail(const char *what)
+{
+	if (!bench.errors++)
+		printf("# bench: %s: %s\n", what, strerror(errno));
+}
+
+static double bench_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/*
+ * One side of a ratio: run(ctx, n) does n operations (chunk copies, passes
+ * over a mapping, ioctl pairs) and returns the ns they took; each operation
+ * is @units units of work (bytes, pairs).
+ */
+struct bench_side {
+	double (*run)(void *ctx, unsigned long n);
+	void *ctx;
+	double units;
+	unsigned long n;	/* calibrated by bench_measure() */
+};
+
+struct bench_result {
+	double ratio[BENCH_MAX_RUNS];	/* num / den, per run */
+	double num[BENCH_MAX_RUNS];
+	double den[BENCH_MAX_RUNS];
+};
+
+/* Warm up (TCG translates code on first use) and size n to the target. */
+static void bench_calibrate(struct bench_side *s)
+{
+	double t = 0;
+
+	for (s->n = 1; s->n < 1UL << 30; s->n *= 2) {
+		t = s->run(s->ctx, s->n);
+		if (t >= bench.target_ns / 8)
+			break;
+	}
+	if (t > 0 && t < bench.target_ns)
+		s->n = s->n * (bench.target_ns / t) + 1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* bench.runs back-to-back pairs of measurements, alternating the order. */
+static void bench_measure(struct bench_result *res, struct bench_side *num,
+			  struct bench_side *den)
+{
+	int i;
+
+	bench_calibrate(num);
+	bench_calibrate(den);
+	for (i = 0; i < bench.runs; i++) {
+		if (i % 2) {
+			res->den[i] = den->run(den->ctx, den->n) / (den->n * den->units);
+			res->num[i] = num->run(num->ctx, num->n) / (num->n * num->units);
+		} else {
+			res->num[i] = num->run(num->ctx, num->n) / (num->n * num->units);
+			res->den[i] = den->run(den->ctx, den->n) / (den->n * den->units);
+		}
+		res->ratio[i] = res->den[i] > 0 ? res->num[i] / res->den[i] : 0;
+	}
+}
+
+enum bench_goal { BENCH_REPORT, BENCH_AT_LEAST, BENCH_AT_MOST };
+
+/*
+ * One table row. Both sides' medians arrive in ns per unit; @rate shows
+ * them as MB/s instead of us.
+ */
+static void bench_row(const char *id, const char *what, struct bench_result *res,
+		      enum bench_goal kind, double goal, bool rate,
+		      const char *num_name, const char *den_name)
+{
+	double a = median(res->num, bench.runs), b = median(res->den, bench.runs);
+	double r = median(res->ratio, bench.runs);
+	/* median() sorted the ratios. */
+	double lo = res->ratio[0], hi = res->ratio[bench.runs - 1];
+	const char *verdict = "-";
+	char goal_str[16] = "report";
+
+	if (kind != BENCH_REPORT) {
+		bool met = kind == BENCH_AT_LEAST ? r >= goal : r <= goal;
+
+		snprintf(goal_str, sizeof(goal_str), "%s%.2f",
+			 kind == BENCH_AT_LEAST ? ">=" : "<=", goal);
+		verdict = met ? "met" : "MISSED";
+	}
+	if (rate)
+		printf("%-3s %-31s %5.2f [%5.2f-%5.2f] %-7s %-6s %s %.0f MB/s, %s %.0f MB/s\n",
+		       id, what, r, lo, hi, goal_str, verdict,
+		       num_name, a > 0 ? 1e3 / a : 0, den_name, b > 0 ? 1e3 / b : 0);
+	else
+		printf("%-3s %-31s %5.2f [%5.2f-%5.2f] %-7s %-6s %s %.2f us, %s %.2f us\n",
+		       id, what, r, lo, hi, goal_str, verdict,
+		       num_name, a / 1e3, den_name, b / 1e3);
+}
+
+static void bench_size(char *buf, size_t len, size_t bytes)
+{
+	if (bytes >= 1024 * BENCH_KIB && !(bytes % (1024 * BENCH_KIB)))
+		snprintf(buf, len, "%zu MiB", bytes / (1024 * BENCH_KIB));
+	else if (!(bytes % BENCH_KIB))
+		snprintf(buf, len, "%zu KiB", bytes / BENCH_KIB);
+	else
+		snprintf(buf, len, "%zu B", bytes);
+}
+
+/* ---- P1: read()/write() against memcpy() ---- */
+
+struct bench_copy {
+	int fd;
+	__u64 off;		/* the region in the device */
+	size_t size;		/* region bytes */
+	size_t chunk;
+	bool to_device;
+	__u8 *buf;		/* user buffer, size bytes */
+	__u8 *mirror;		/* memcpy's stand-in for the region */
+};
+
+/* n chunks, through the region and around again. */
+static double bench_copy_run(struct bench_copy *c, unsigned long n, bool by_memcpy)
+{
+	double t0 = bench_ns();
+	unsigned long i;
+	size_t at = 0;
+
+	for (i = 0; i < n; i++) {
+		if (by_memcpy) {
+			if (c->to_device)
+				memcpy(c->mirror + at, c->buf + at, c->chunk);
+			else
+				memcpy(c->buf + at, c->mirror + at, c->chunk);
+		} else if ((c->to_device ?
+			    pwrite(c->fd, c->buf + at, c->chunk, c->off + at) :
+			    pread(c->fd, c->buf + at, c->chunk, c->off + at)) !=
+			   (ssize_t)c->chunk) {
+			bench_fail(c->to_device ? "pwrite" : "pread");
+			break;
+		}
+		at += c->chunk;
+		if (at + c->chunk > c->size)
+			at = 0;
+	}
+	asm volatile("" : : "r" (c->buf), "r" (c->mirror) : "memory");
+	return bench_ns() - t0;
+}
+
+static double bench_copy_dev(void *ctx, unsigned long n)
+{
+	return bench_copy_run(ctx, n, false);
+}
+
+static double bench_copy_memcpy(void *ctx, unsigned long n)
+{
+	return bench_copy_run(ctx, n, true);
+}
+
+static void bench_p1_row(struct bench_copy *c, const char *region)
+{
+	struct bench_side dev = {
+		.run = bench_copy_dev, .ctx = c, .units = c->chunk
+	};
+	struct bench_side mem = {
+		.run = bench_copy_memcpy, .ctx = c, .units = c->chunk
+	};
+	const char *op = c->to_device ? "write" : "read";
+	struct bench_result res;
+	char what[64], size[24];
+
+	/* Throughput ratio: memcpy's ns per byte over the device's. */
+	bench_measure(&res, &mem, &dev);
+	bench_size(size, sizeof(size), c->chunk);
+	snprintf(what, sizeof(what), "%-5s %-7s %s chunks", op, region, size);
+	bench_row("P1", what, &res, c->chunk == BENCH_CHUNK ? BENCH_AT_LEAST :
+		  BENCH_REPORT, 0.85, true, "memcpy", op);
+}
+
+static void bench_p1(int fd)
+{
+	int r, dir;
+
+	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++) {
+		struct bench_copy c = {
+			.fd = fd, .off = region_off(r), .size = region_size(r),
+		};
+		size_t first = c.size < BENCH_CHUNK ? c.size : BENCH_CHUNK;
+		size_t last = first;
+
+		c.buf = xmalloc(c.size);
+		c.mirror = xmalloc(c.size);
+		memset(c.buf, 0x5a, c.size);
+		memset(c.mirror, 0xa5, c.size);
+		/* The vmalloc region also gets the chunk-size curve. */
+		if (r == MEMDRIVER_REGION_VMALLOC) {
+			first = c.size < BENCH_CURVE_MIN ? c.size : BENCH_CURVE_MIN;
+			last = c.size < BENCH_CURVE_MAX ? c.size : BENCH_CURVE_MAX;
+		}
+		for (dir = 0; dir < 2; dir++) {
+			c.to_device = dir;
+			for (c.chunk = first; c.chunk <= last; c.chunk *= 2)
+				bench_p1_row(&c, region_names[r]);
+		}
+		free(c.buf);
+		free(c.mirror);
+	}
+}
+
+/* ---- P2: through a mapping against anonymous memory ---- */
+
+struct bench_map {
+	__u64 *mem;
+	size_t size;
+};
+
+/* n passes, each writes every word, then reads every word back. */
+static double bench_map_run(void *ctx, unsigned long n)
+{
+	struct bench_map *m = ctx;
+	size_t words = m->size / sizeof(__u64), i;
+	double t0 = bench_ns();
+	unsigned long pass;
+	__u64 sum = 0;
+
+	for (pass = 0; pass < n; pass++) {
+		for (i = 0; i < words; i++)
+			m->mem[i] = pass + i;
+		asm volatile("" : : "r" (m->mem) : "memory");
+		for (i = 0; i < words; i++)
+			sum += m->mem[i];
+	}
+	asm volatile("" : : "r" (sum));
+	return bench_ns() - t0;
+}
+
+static void bench_p2(int fd)
+{
+	int r;
+
+	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++) {
+		struct bench_map dev = { .size = region_size(r) }, anon = dev;
+		struct bench_side dside = {
+			.run = bench_map_run, .ctx = &dev, .units = 2.0 * dev.size
+		};
+		struct bench_side aside = {
+			.run = bench_map_run, .ctx = &anon, .units = 2.0 * anon.size
+		};
+		struct bench_result res;
+		char what[64];
+
+		dev.mem = mmap(NULL, dev.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       fd, region_off(r));
+		anon.mem = mmap(NULL, anon.size, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (dev.mem == MAP_FAILED || anon.mem == MAP_FAILED) {
+			bench_fail("mmap");
+		} else {
+			bench_measure(&res, &aside, &dside);
+			snprintf(what, sizeof(what), "mmap  %-7s write+read",
+				 region_names[r]);
+			bench_row("P2", what, &res, BENCH_AT_LEAST, 0.95, true,
+				  "anon", "mmap");
+		}
+		if (dev.mem != MAP_FAILED)
+			munmap(dev.mem, dev.size);
+		if (anon.mem != MAP_FAILED)
+			munmap(anon.mem, anon.size);
+	}
+}
+
+/* ---- P3-P5: the object pool ---- */
+
+static bool bench_pair(int fd)
+{
+	int id = ioctl(fd, MEM_IOCTL_ALLOC_OBJECT);
+
+	if (id <= 0 || free_object(fd, id)) {
+		bench_fail("alloc+free");
+		return false;
+	}
+	return true;
+}
+
+/* n alloc+free pairs on the fd that ctx points at. */
+static double bench_pairs_run(void *ctx, unsigned long n)
+{
+	int fd = *(int *)ctx;
+	double t0 = bench_ns();
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		if (!bench_pair(fd))
+			break;
+	return bench_ns() - t0;
+}
+
+/* n no-op ioctls: an undefined command, ENOTTY. */
+static double bench_noop_run(void *ctx, unsigned long n)
+{
+	int fd = *(int *)ctx;
+	double t0 = bench_ns();
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		if (ioctl(fd, BENCH_NOOP_IOCTL) != -1 || errno != ENOTTY) {
+			bench_fail("no-op ioctl");
+			break;
+		}
+	return bench_ns() - t0;
+}
+
+static void bench_p3(int fd)
+{
+	struct bench_side pair = { .run = bench_pairs_run, .ctx = &fd, .units = 1 };
+	struct bench_side noop = { .run = bench_noop_run, .ctx = &fd, .units = 1 };
+	struct bench_result res;
+
+	bench_measure(&res, &pair, &noop);
+	bench_row("P3", "alloc+free pair / no-op ioctl", &res, BENCH_AT_MOST, 4.0,
+		  false, "pair", "no-op");
+}
+
+/* Open a file holding n live objects; -1 if that failed. */
+static int bench_fd_holding(unsigned int n)
+{
+	int fd = open_dev();
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (ioctl(fd, MEM_IOCTL_ALLOC_OBJECT) <= 0) {
+			bench_fail("filling the pool");
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+static void bench_p4(void)
+{
+	int few_fd = bench_fd_holding(BENCH_FEW), many_fd;
+	struct bench_side many_side = { .run = bench_pairs_run, .ctx = &many_fd, .units = 1 };
+	struct bench_side few_side = { .run = bench_pairs_run, .ctx = &few_fd, .units = 1 };
+	unsigned int many = bench.many;
+	struct memdriver_info now;
+	struct bench_result res;
+	char what[64];
+
+	if (few_fd < 0)
+		return;
+	/* Stay under both caps, leaving room for the pairs themselves. */
+	now = info_now(few_fd);
+	if (many > now.max_objects_per_fd - 1)
+		many = now.max_objects_per_fd - 1;
+	if (many > now.max_objects - now.objects_total - 2)
+		many = now.max_objects - now.objects_total - 2;
+	many_fd = bench_fd_holding(many);
+	if (many_fd >= 0) {
+		bench_measure(&res, &many_side, &few_side);
+		snprintf(what, sizeof(what), "pair @%u live / @%u live", many,
+			 BENCH_FEW);
+		bench_row("P4", what, &res, BENCH_AT_MOST, 1.2, false,
+			  "many", "few");
+		close(many_fd);
+	}
+	close(few_fd);
+}
+
+struct bench_thread {
+	pthread_t tid;
+	int fd;
+	int cpu;
+	unsigned long n;
+	int *ready;		/* threads at the start line */
+	int threads;
+	double t0, t1;
+};
+
+static void *bench_thread_run(void *arg)
+{
+	struct bench_thread *t = arg;
+	unsigned long i;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(t->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);	/* best effort */
+	/*
+	 * Spin, not sleep, at the start line: waking a sleeping thread on an
+	 * idle vCPU takes milliseconds under TCG, which would count as work.
+	 */
+	__atomic_add_fetch(t->ready, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(t->ready, __ATOMIC_SEQ_CST) < t->threads)
+		;
+	t->t0 = bench_ns();
+	for (i = 0; i < t->n; i++)
+		if (!bench_pair(t->fd))
+			break;
+	t->t1 = bench_ns();
+	return NULL;
+}
+
+struct bench_mt {
+	int threads;
+	bool shared_fd;
+	int ncpus;
+};
+
+/* n pairs per thread; the wall time from the first start to the last end. */
+static double bench_mt_run(void *ctx, unsigned long n)
+{
+	struct bench_mt *mt = ctx;
+	struct bench_thread t[BENCH_THREADS];
+	double t0 = 0, t1 = 0;
+	int i, ready = 0, shared = open_dev();
+
+	for (i = 0; i < mt->threads; i++) {
+		t[i].fd = mt->shared_fd ? shared : open_dev();
+		t[i].cpu = i % mt->ncpus;
+		t[i].n = n;
+		t[i].ready = &ready;
+		t[i].threads = mt->threads;
+		if (pthread_create(&t[i].tid, NULL, bench_thread_run, &t[i])) {
+			printf("# bench: pthread_create failed\n");
+			exit(2);
+		}
+	}
+	for (i = 0; i < mt->threads; i++) {
+		pthread_join(t[i].tid, NULL);
+		if (!i || t[i].t0 < t0)
+			t0 = t[i].t0;
+		if (!i || t[i].t1 > t1)
+			t1 = t[i].t1;
+		if (!mt->shared_fd)
+			close(t[i].fd);
+	}
+	close(shared);
+	return t1 - t0;
+}
+
+static void bench_p5(void)
+{
+	int ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct bench_mt one = { 1, false, ncpus }, own = { BENCH_THREADS, false, ncpus };
+	struct bench_mt shared = { BENCH_THREADS, true, ncpus };
+	struct bench_side one_side = { .run = bench_mt_run, .ctx = &one, .units = 1 };
+	struct bench_side own_side = { .run = bench_mt_run, .ctx = &own, .units = BENCH_THREADS };
+	struct bench_side shared_side = {
+		.run = bench_mt_run, .ctx = &shared, .units = BENCH_THREADS
+	};
+	struct bench_result res;
+
+	if (ncpus < BENCH_THREADS) {
+		printf("P5  skipped: %d CPU online, needs %d\n", ncpus, BENCH_THREADS);
+		return;
+	}
+	/* Throughput ratio: one thread's ns per pair over two threads'. */
+	bench_measure(&res, &one_side, &own_side);
+	bench_row("P5", "2 threads, own fds / 1 thread", &res, BENCH_AT_LEAST, 1.5,
+		  false, "1 thread", "2 threads");
+	bench_measure(&res, &one_side, &shared_side);
+	bench_row("P5", "2 threads, one fd / 1 thread", &res, BENCH_REPORT, 0,
+		  false, "1 thread", "2 threads");
+}
+
+static int bench_usage(void)
+{
+	fprintf(stderr, "usage: memdriver_test [-d DEVICE] bench [--quick] [--runs 1-%d] %s\n",
+		BENCH_MAX_RUNS, "[P1..P5...]");
+	return 2;
+}
+
+static int run_bench(int argc, char **argv)
+{
+	unsigned int only = 0;	/* bit n: run Pn; none set: all */
+	struct utsname u;
+	int i, fd;
+
+	for (i = 0; i < argc; i++) {
+		if (argv[i][0] == 'P' && argv[i][1] >= '1' && argv[i][1] <= '5' &&
+		    !argv[i][2]) {
+			only |= 1U << (argv[i][1] - '0');
+		} else if (!strcmp(argv[i], "--quick")) {
+			bench.runs = 1;
+			bench.target_ns = 2e6;
+			bench.many = 10000;
+		} else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+			bench.runs = atoi(argv[++i]);
+			if (bench.runs < 1 || bench.runs > BENCH_MAX_RUNS)
+				return bench_usage();
+		} else {
+			return bench_usage();
+		}
+	}
+	page_size = sysconf(_SC_PAGESIZE);
+	fd = open_dev();
+	if (get_info(fd, &info)) {
+		printf("# MEM_IOCTL_GET_INFO on %s: %s\n", dev_path, strerror(errno));
+		return 2;
+	}
+	uname(&u);
+	printf("# memdriver bench: kernel %s, arch %s, page size %ld, %ld CPUs\n",
+	       u.release, u.machine, page_size, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("# %s; %d run%s of %.0f ms a side: median ratio [min-max], medians of both sides\n",
+	       dev_path, bench.runs, bench.runs > 1 ? "s" : "", bench.target_ns / 1e6);
+	printf("%-3s %-31s %5s %-13s %-7s %-6s %s\n", "ID", "measurement", "ratio",
+	       "[min-max]", "goal", "result", "medians");
+	if (!only)
+		only = ~0U;
+	if (only & 1U << 1)
+		bench_p1(fd);
+	if (only & 1U << 2)
+		bench_p2(fd);
+	if (only & 1U << 3)
+		bench_p3(fd);
+	if (only & 1U << 4)
+		bench_p4();
+	if (only & 1U << 5)
+		bench_p5();
+	close(fd);
+	if (bench.errors)
+		printf("# bench: %d operations failed, figures are void\n", bench.errors);
+	return bench.errors ? 1 : 0;
 }
 
 struct test_case {
@@ -1396,13 +2645,16 @@ static int run_suite(const char *only)
 static void die_usage(void)
 {
 	fprintf(stderr,
-		"usage: memdriver_test [-d DEVICE] [--fresh] [test [CASE] | tutorial | info]\n");
+		"usage: memdriver_test [-d DEVICE] [--fresh] [test [CASE] | tutorial | info |\n"
+		"                      fuzz [--seed N] [--ops N]]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *mode = "test", *only = NULL;
+	unsigned long long seed = time(NULL);
+	unsigned long ops = 100000;
 	int i, fd;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1411,8 +2663,14 @@ int main(int argc, char **argv)
 			dev_path = argv[++i];
 		else if (!strcmp(argv[i], "--fresh"))
 			fresh_load = true;
+		else if (!strcmp(argv[i], "bench"))
+			return run_bench(argc - i - 1, argv + i + 1);
+		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--ops") && i + 1 < argc)
+			ops = strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "test") || !strcmp(argv[i], "tutorial") ||
-			 !strcmp(argv[i], "info"))
+			 !strcmp(argv[i], "info") || !strcmp(argv[i], "fuzz"))
 			mode = argv[i];
 		else if (!strcmp(mode, "test") && argv[i][0] != '-' && !only)
 			only = argv[i];
@@ -1429,6 +2687,8 @@ int main(int argc, char **argv)
 
 	if (!strcmp(mode, "info"))
 		return show_info();
+	if (!strcmp(mode, "fuzz"))
+		return run_fuzz(seed, ops);
 	if (!strcmp(mode, "tutorial")) {
 		fd = open_dev();
 		case_failed = 0;

@@ -15,13 +15,8 @@ arch=${2:-arm64}
 KERNELS="$series:$arch" "$MEMDRIVER_TOP/scripts/install-deps.sh"
 
 work=$OUT_DIR/demo-$series-$arch
-rm -rf "$work" && mkdir -p "$work/build" "$work/payload"
-cp "$MEMDRIVER_TOP"/{memdriver.c,memdriver.h,Kbuild,Makefile,memdriver_test.c} "$work/build/"
-cross=$(cross_prefix "$arch")
-log "building memdriver.ko for $(cat "$(kernel_dir "$series" "$arch")/release")"
-make -s -C "$work/build" KDIR="$(kernel_dir "$series" "$arch")/headers" \
-	ARCH="$(kernel_arch "$arch" | sed 's/x86_64/x86/')" CROSS_COMPILE="$cross" \
-	USER_CC="${cross}gcc" modules memdriver_test
+rm -rf "$work" && mkdir -p "$work/payload"
+build_for_kernel "$series" "$arch" "$work/build"
 cp "$work/build/memdriver.ko" "$work/build/memdriver_test" "$work/payload/"
 
 cat >"$work/payload/run.sh" <<'GUEST'

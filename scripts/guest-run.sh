@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Runs inside the QEMU guest as /run.sh (busybox sh). Loads memdriver with
-# default and custom parameters, runs memdriver_test, the tutorial's own
-# program and the README's cat/echo demo, tries every bad parameter, and
+# default and custom parameters, runs memdriver_test (64- and 32-bit), the
+# tutorial's own program and the README's cat/echo demo, loads it with
+# modprobe and contrib/memdriver.conf, tries every bad parameter, and
 # unloads. Prints KTAP-style "ok N - guest: ..." lines that the host counts;
 # exits with the number of failures.
 
@@ -33,6 +34,11 @@ check "/dev/memdriver0 mode is 0600" \
 check "default region sizes" test \
 	"$(sysfs kmalloc_size) $(sysfs vmalloc_size) $(sysfs dma_size) $(sysfs pages_size)" = \
 	"$(round_page 4096) $(round_page 1048576) $(round_page 16384) $(round_page 16384)"
+# scripts/udev-check.sh fakes exactly this device for the udev rule.
+check "memdriver0 in sysfs as udev-check.sh fakes it" sh -c \
+	'test "$(readlink -f /sys/class/memdriver/memdriver0)" = /sys/devices/platform/memdriver.0/memdriver/memdriver0 &&
+	 test "$(basename "$(readlink /sys/class/memdriver/memdriver0/subsystem)")" = memdriver &&
+	 grep -qx DEVNAME=memdriver0 /sys/class/memdriver/memdriver0/uevent'
 check "one load message, no raw pointers" sh -c \
 	'[ "$(dmesg | grep -c "memdriver memdriver0: major")" = 1 ] &&
 	 ! dmesg | grep memdriver | grep -Eq "ffff[0-9a-f]{8}"'
@@ -40,16 +46,33 @@ check "one load message, no raw pointers" sh -c \
 before=$(log_lines)
 check "memdriver_test with defaults" /memdriver_test --fresh
 check "nothing logged per open" test "$(log_lines)" = "$before"
+# The whole suite again as a 32-bit program (i386 or armhf), through
+# compat_ioctl; not --fresh: the memory is no longer zero.
+if [ -f /memdriver_test32 ]; then
+	check "memdriver_test32 is a 32-bit ELF" \
+		test "$(head -c 5 /memdriver_test32 | tail -c 1 | od -An -tx1 | tr -d ' ')" = 01
+	check "memdriver_test32 (32-bit user space) with defaults" /memdriver_test32
+else
+	not_ok "memdriver_test32 missing: the 32-bit build failed"
+fi
 /memdriver_test info >/tmp/info.log 2>&1
 rc=$?
 sed 's/^/# info: /' /tmp/info.log
 check "memdriver_test info shows each region's runs" sh -c \
 	"[ $rc = 0 ] && [ \$(grep -c 'physically contiguous run' /tmp/info.log) = 4 ]"
 
+# Model-based random testing; the host picks the seed (/fuzz.conf) and
+# prints it, so a failure reproduces with the same seed.
+FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000
+[ -f /fuzz.conf ] && . /fuzz.conf
+check "fuzz: $FUZZ_OPS random operations match the model (seed $FUZZ_SEED)" \
+	/memdriver_test fuzz --seed "$FUZZ_SEED" --ops "$FUZZ_OPS"
+
 # The tutorial's test program, compiled unchanged from the tutorial.
 /tutorial_test >/tmp/tutorial.log 2>&1
 rc=$?
-sed 's/^/# tutorial: /' /tmp/tutorial.log
+# The tutorial prints raw device bytes: keep the console log text.
+tr -cd '\11\12\40-\176' </tmp/tutorial.log | sed 's/^/# tutorial: /'
 check "tutorial program exits 0" test $rc = 0
 check "tutorial program allocated and freed 5 objects" test \
 	"$(grep -c '^Allocated object ID: [1-9]' /tmp/tutorial.log) $(grep -c '^Freed object ID: [1-9]' /tmp/tutorial.log)" = "5 5"
@@ -84,7 +107,20 @@ check "dev_mode=0660 applied" test "$(stat -c %a /dev/memdriver1)" = 660
 # memdriver1 first: the run on memdriver0 writes to memdriver1 as well.
 check "memdriver_test on memdriver1" /memdriver_test --fresh -d /dev/memdriver1
 check "memdriver_test on memdriver0" /memdriver_test --fresh -d /dev/memdriver0
+check "fuzz at small caps: $FUZZ_CAPS_OPS operations (seed $((FUZZ_SEED + 1)))" \
+	/memdriver_test -d /dev/memdriver1 fuzz --seed $((FUZZ_SEED + 1)) --ops "$FUZZ_CAPS_OPS"
 check "rmmod after custom load" rmmod memdriver
+
+# ---- 2b. modprobe from /lib/modules (as make install lays it out) with
+# contrib/memdriver.conf in /etc/modprobe.d ----
+check "modprobe memdriver" modprobe memdriver
+bad=
+for o in $(sed -n 's/^options memdriver //p' /etc/modprobe.d/memdriver.conf); do
+	v=$(cat "/sys/module/memdriver/parameters/${o%%=*}")
+	[ "$v" = "$((${o#*=}))" ] || bad="$bad ${o%%=*}=$v"
+done
+check "every option of memdriver.conf applied${bad:+ (got$bad)}" test -z "$bad"
+check "modprobe -r memdriver" modprobe -r memdriver
 
 # ---- 3. Bad parameters: -EINVAL, a clear message, nothing left ----
 for p in nr_devices=0 nr_devices=9 kmalloc_size=0 kmalloc_size=4194305 \

@@ -23,4 +23,29 @@ cross_prefix() {
 }
 
 # Where a fetched kernel lives: $KERNELS_DIR/<series>-<arch>/{vmlinuz,headers/}
-kernel_dir() { echo "$KERNELS_DIR/$1-$2"; }
+# Series "debug" is an own debug kernel (scripts/build-debug-kernel.sh), laid
+# out the same way.
+kernel_dir() {
+	case $1 in
+	debug) debug_kernel_dir "$2" ;;
+	*) echo "$KERNELS_DIR/$1-$2" ;;
+	esac
+}
+
+# Build memdriver.ko and memdriver_test for one kernel of the matrix in
+# <dir>, from a fresh copy of the sources, so the tree stays clean.
+build_for_kernel() { # series arch dir
+	local kdir cross
+	kdir=$(kernel_dir "$1" "$2")
+	cross=$(cross_prefix "$2")
+	rm -rf "$3" && mkdir -p "$3"
+	cp "$MEMDRIVER_TOP"/{memdriver.c,memdriver.h,Kbuild,Makefile,memdriver_test.c} "$3/"
+	log "building memdriver.ko for $(cat "$kdir/release")"
+	make -s -C "$3" KDIR="$kdir/headers" \
+		ARCH="$(kernel_arch "$2" | sed 's/x86_64/x86/')" CROSS_COMPILE="$cross" \
+		USER_CC="${cross}gcc" modules memdriver_test
+}
+
+# Where an own debug kernel lives (scripts/build-debug-kernel.sh), for the
+# current fragments and source version: <dir>/{vmlinuz,build/,.complete}
+debug_kernel_dir() { "$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" --print-dir "$1"; }

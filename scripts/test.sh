@@ -3,9 +3,10 @@
 #
 # The whole test suite: installs what is missing, runs the static checks
 # (make W=1, sparse C=2, checkpatch --strict), builds the module for each
-# kernel of the matrix, boots each in QEMU and runs the guest suite
-# (scripts/guest-run.sh). Ends with "N passed, N failed"; exits non-zero on
-# any failure.
+# kernel of the matrix, proves make install, DKMS and the udev rule in
+# scratch roots, boots each kernel in QEMU and runs the guest suite
+# (scripts/guest-run.sh) with 64- and 32-bit memdriver_test. Ends with
+# "N passed, N failed"; exits non-zero on any failure.
 #
 #   scripts/test.sh                  everything
 #   KERNELS="6.12:arm64" scripts/test.sh   one kernel of the matrix
@@ -16,6 +17,12 @@ set -uo pipefail
 [ -n "${SKIP_INSTALL:-}" ] || "$MEMDRIVER_TOP/scripts/install-deps.sh" || die "install-deps failed"
 
 KERNELS=${KERNELS:-$ALL_KERNELS}
+# Model-based fuzzing: 200k + 50k operations per kernel, 1M per full run.
+# A failure prints its seed; MEMDRIVER_FUZZ_SEED=N replays it.
+FUZZ_SEED=${MEMDRIVER_FUZZ_SEED:-$(date +%s)}
+FUZZ_OPS=${MEMDRIVER_FUZZ_OPS:-200000}
+FUZZ_CAPS_OPS=${MEMDRIVER_FUZZ_CAPS_OPS:-50000}
+echo "# fuzz seed $FUZZ_SEED"
 RUN_DIR=$OUT_DIR/test-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN_DIR"
 passed=0
@@ -34,6 +41,23 @@ check_quiet() { # name logfile cmd...
 		sed 's/^/#   /' "$logf" | head -40
 	fi
 }
+# The same, for commands whose output is expected to be noisy: only the exit
+# status counts (the install checks assert their results themselves).
+check_ok() { # name logfile cmd...
+	local name=$1 logf=$2
+	shift 2
+	if "$@" >"$logf" 2>&1; then
+		pass "$name"
+	else
+		fail "$name (see $logf)"
+		sed 's/^/#   /' "$logf" | tail -20
+	fi
+}
+# dkms install and the udev check need root: dkms refuses otherwise, and the
+# udev check works in a private mount namespace.
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo MEMDRIVER_CACHE="$MEMDRIVER_CACHE" "$@"; fi
+}
 
 # ---- user-space tools, per arch ----
 build_user() { # arch
@@ -44,6 +68,17 @@ build_user() { # arch
 	make -s -C "$dir" USER_CC="$cc" memdriver_test &&
 		"$cc" -O2 -w -static -o "$dir/tutorial_test" \
 			"$MEMDRIVER_TOP/scripts/tutorial_test.c"
+}
+# The 32-bit user space each 64-bit guest also runs (through compat_ioctl).
+compat_arch() { case $1 in amd64) echo i386 ;; arm64) echo armhf ;; esac; }
+compat_cc() { case $1 in amd64) echo i686-linux-gnu-gcc ;; arm64) echo arm-linux-gnueabihf-gcc ;; esac; }
+build_user32() { # arch
+	local dir=$RUN_DIR/$1-32
+	mkdir -p "$dir"
+	cp "$MEMDRIVER_TOP"/{Makefile,memdriver_test.c,memdriver.h} "$dir/"
+	make -s -C "$dir" USER_CC="$(compat_cc "$1")" memdriver_test &&
+		mv "$dir/memdriver_test" "$dir/memdriver_test32" &&
+		readelf -h "$dir/memdriver_test32" | grep -q 'Class: *ELF32'
 }
 
 # ---- the module, per kernel: W=1 and sparse in one build ----
@@ -62,6 +97,8 @@ echo "# static checks"
 for arch in amd64 arm64; do
 	check_quiet "memdriver_test builds for $arch with -Werror" \
 		"$RUN_DIR/user-$arch.log" build_user "$arch"
+	check_quiet "memdriver_test builds 32-bit for $(compat_arch "$arch") with -Werror" \
+		"$RUN_DIR/user32-$arch.log" build_user32 "$arch"
 done
 
 CP=$MEMDRIVER_CACHE/checkpatch/checkpatch.pl
@@ -90,6 +127,40 @@ for k in $KERNELS; do
 		"$RUN_DIR/build-$series-$arch.log" build_module "$series" "$arch"
 done
 
+# ---- install paths, into scratch roots only ----
+# What those checks must leave alone (the host's kernel is not ours).
+host_state() {
+	find /lib/modules /var/lib/dkms /usr/src /etc/udev /etc/group \
+		-printf '%p %s %T@\n' 2>/dev/null
+	ls -d /dev/memdriver* /dev/char/240:0 2>/dev/null
+}
+host_before=$(host_state)
+for k in $KERNELS; do
+	series=${k%%:*} arch=${k##*:}
+	check_ok "make install/uninstall into a scratch root for $series-$arch" \
+		"$RUN_DIR/install-make-$series-$arch.log" \
+		"$MEMDRIVER_TOP/scripts/package-check.sh" make "$series" "$arch"
+	check_ok "dkms add/build/install/remove in scratch trees for $series-$arch" \
+		"$RUN_DIR/install-dkms-$series-$arch.log" \
+		as_root "$MEMDRIVER_TOP/scripts/package-check.sh" dkms "$series" "$arch"
+done
+check_ok "udev rule: udevadm test gives memdriver0 group memdriver, mode 0660" \
+	"$RUN_DIR/udev-check.log" as_root "$MEMDRIVER_TOP/scripts/udev-check.sh"
+if [ "$(host_state)" = "$host_before" ]; then
+	pass "host /lib/modules, /var/lib/dkms, /usr/src, /etc/udev, /etc/group, /dev untouched"
+else
+	fail "install checks changed the host: $(diff <(echo "$host_before") <(host_state) | head -5)"
+fi
+# The modprobe.d example must name every parameter of the module, and no other.
+conf_params() { sed -n 's/^options memdriver //p' "$MEMDRIVER_TOP/contrib/memdriver.conf" |
+	tr ' ' '\n' | sed 's/=.*//' | sort; }
+ko=$(ls "$RUN_DIR"/build-*/memdriver.ko 2>/dev/null | head -1)
+if [ -n "$ko" ] && [ "$(conf_params)" = "$(modinfo -F parm "$ko" | sed 's/:.*//' | sort)" ]; then
+	pass "contrib/memdriver.conf names exactly the module's parameters"
+else
+	fail "contrib/memdriver.conf names exactly the module's parameters"
+fi
+
 # ---- boot every kernel ----
 for k in $KERNELS; do
 	series=${k%%:*} arch=${k##*:}
@@ -102,7 +173,17 @@ for k in $KERNELS; do
 	payload=$RUN_DIR/payload-$series-$arch
 	mkdir -p "$payload"
 	cp "$ko" "$RUN_DIR/$arch/memdriver_test" "$RUN_DIR/$arch/tutorial_test" "$payload/"
+	# Missing if the 32-bit build failed; the guest then reports it.
+	cp "$RUN_DIR/$arch-32/memdriver_test32" "$payload/" 2>/dev/null
+	# The module installed as "make install" lays it out, and the modprobe.d
+	# example, for the guest's modprobe.
+	release=$(cat "$(kernel_dir "$series" "$arch")/release")
+	mkdir -p "$payload/lib/modules/$release/updates" "$payload/etc/modprobe.d"
+	cp "$ko" "$payload/lib/modules/$release/updates/"
+	depmod -b "$payload" "$release" 2>/dev/null
+	cp "$MEMDRIVER_TOP/contrib/memdriver.conf" "$payload/etc/modprobe.d/"
 	cp "$MEMDRIVER_TOP/scripts/guest-run.sh" "$payload/run.sh"
+	echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$FUZZ_OPS FUZZ_CAPS_OPS=$FUZZ_CAPS_OPS" >"$payload/fuzz.conf"
 	vmlog=$RUN_DIR/guest-$series-$arch.log
 	"$MEMDRIVER_TOP/scripts/vm-run.sh" "$series" "$arch" "$payload" "$vmlog" 600
 	vm_rc=$?

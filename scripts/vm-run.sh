@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot one of Debian's kernels in QEMU with a busybox initramfs, run a
-# payload's run.sh as the guest's only job, and judge the run.
+# Boot one of Debian's kernels, or an own debug kernel, in QEMU with a
+# busybox initramfs, run a payload's run.sh as the guest's only job, and
+# judge the run.
 #
 # usage: scripts/vm-run.sh <series> <arch> <payload-dir> <log-file> [timeout-s]
-#   series 6.1|6.12, arch amd64|arm64; payload-dir's contents are copied into
+#   series 6.1|6.12 (Debian's, scripts/install-deps.sh) or debug (own
+#   KASAN/kmemleak/lockdep/... 6.1, scripts/build-debug-kernel.sh),
+#   arch amd64|arm64; payload-dir's contents are copied into
 #   the initramfs root as-is and must hold run.sh. Extra kernel arguments come
 #   from $MEMDRIVER_CMDLINE_EXTRA. Exits 0 on PASS, 1 on FAIL.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 4 ] && [ $# -le 5 ] ||
-	die "usage: $0 <6.1|6.12> <amd64|arm64> <payload-dir> <log-file> [timeout-s]"
+	die "usage: $0 <6.1|6.12|debug> <amd64|arm64> <payload-dir> <log-file> [timeout-s]"
 series=$1 arch=$2 payload=$3 logfile=$4 tmo=${5:-300}
-case $series in 6.1 | 6.12) ;; *) die "unknown series $series" ;; esac
+case $series in 6.1 | 6.12 | debug) ;; *) die "unknown series $series" ;; esac
 [ -f "$payload/run.sh" ] || die "$payload/run.sh missing"
-kernel=$(kernel_dir "$series" "$arch")/vmlinuz
+case $arch in amd64 | arm64) ;; *) die "unknown arch $arch" ;; esac
+kdir=$(kernel_dir "$series" "$arch")
+kernel=$kdir/vmlinuz
+if [ "$series" = debug ]; then
+	[ -f "$kdir/.complete" ] && [ -f "$kernel" ] ||
+		die "no debug kernel in $kdir: run scripts/build-debug-kernel.sh $arch"
+fi
 [ -f "$kernel" ] || die "$kernel missing: run scripts/install-deps.sh"
 
 case $arch in
@@ -86,7 +95,9 @@ echo "MEMDRIVER-GUEST: exit $st"
 sync
 [ "$st" -gt 100 ] && st=100
 /bin/guest-exit "$st"
-poweroff -f
+# guest-exit failed: reboot ends QEMU (-no-reboot) on every kernel, while
+# poweroff only halts a kernel without ACPI (the debug kernels).
+reboot -f
 INIT
 chmod +x "$root/init"
 # --remove-destination: a payload file must replace an applet link, not
@@ -95,8 +106,11 @@ cp -a --remove-destination "$payload/." "$root/"
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$tmp/initrd.gz"
 
 cmdline="console=$console panic=-1 oops=panic slub_debug=FZPU loglevel=7 rdinit=/init"
-# 6.1 is built without KFENCE.
-[ "$series" = 6.12 ] && cmdline+=" kfence.sample_interval=1"
+# Debian's 6.1 is built without KFENCE.
+[ "$series" != 6.1 ] && cmdline+=" kfence.sample_interval=1"
+# Debug kernels: readable addresses in KASAN/kmemleak reports. kmemleak,
+# lockdep, DMA-API debug and UBSAN are on by default there.
+[ "$series" = debug ] && cmdline+=" no_hash_pointers"
 cmdline+=" ${MEMDRIVER_CMDLINE_EXTRA:-}"
 
 # KVM cannot run guests here, hence TCG. A panic makes QEMU exit 0, so the
@@ -119,6 +133,13 @@ errors='WARNING:|BUG:|BUG [^ ]+ \(|Oops|KFENCE:|Call [Tt]race|Kernel panic|UBSAN
 errors+='|general protection fault|kmemleak: .*suspected memory leak'
 errors+='|Unable to handle kernel|list_add corruption|list_del corruption'
 errors+='|slab .* Redzone|Redzone overwritten|Object already free|Poison overwritten'
+# The debug kernels' reports (most also start with WARNING: or BUG:).
+errors+='|kernel BUG at|BUG: KASAN|unreferenced object 0x|possible circular locking'
+errors+='|possible recursive locking|inconsistent lock state|BUG: sleeping function'
+errors+='|suspicious RCU usage|DMA-API:|blocked for more than|stack-protector'
+errors+='|Kernel stack is corrupted|usercopy: Kernel memory'
+# Lines that match the above but report nothing: DMA-API debug's boot notes.
+benign='DMA-API: (preallocated [0-9]+ debug entries|debugging enabled by kernel config)'
 
 reason=
 fail() { reason+=${reason:+; }$1; }
@@ -127,15 +148,15 @@ if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 elif [ $rc -ne "$pass_rc" ]; then
 	fail "qemu exit $rc"
 fi
-if ! grep -q 'MEMDRIVER-GUEST: exit 0$' "$logfile"; then
-	marker=$(grep -o 'MEMDRIVER-GUEST: exit [0-9]*' "$logfile" | tail -1 || true)
+if ! grep -aq 'MEMDRIVER-GUEST: exit 0$' "$logfile"; then
+	marker=$(grep -ao 'MEMDRIVER-GUEST: exit [0-9]*' "$logfile" | tail -1 || true)
 	if [ -n "$marker" ]; then
 		fail "guest ${marker#MEMDRIVER-GUEST: }"
 	else
 		fail "no exit marker"
 	fi
 fi
-if err=$(grep -m1 -E "$errors" "$logfile"); then
+if err=$(grep -aEv "$benign" "$logfile" | grep -am1 -E "$errors"); then
 	err=$(sed 's/^\[ *[0-9.]*\] *//' <<<"$err")
 	fail "kernel: ${err:0:100}"
 fi

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+# A private apt for memdriver's scripts; sourced after lib.sh, never run.
+#
+# Its own sources (bookworm + backports, amd64 + arm64), lists and cache, all
+# under $MEMDRIVER_CACHE/apt, so the system's apt sources stay untouched.
+# Packages are only downloaded (papt_get download) and unpacked with dpkg -x,
+# never installed. The binary caches (pkgcache.bin), which Docker images
+# switch off for the system's apt, are kept: every lookup is then quick.
+
+APT_DIR=$MEMDRIVER_CACHE/apt
+private_apt_setup() {
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" \
+		"$APT_DIR/debs"
+	local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+	local sec=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+	local opts="arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg"
+	cat >"$APT_DIR/sources.list" <<EOS
+deb [$opts] $mirror bookworm main
+deb [$opts] $mirror bookworm-updates main
+deb [$opts] $sec bookworm-security main
+deb [$opts] $mirror bookworm-backports main
+EOS
+	# Refresh the lists at most once a day.
+	if [ -z "$(find "$APT_DIR/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+		log "updating private apt lists"
+		papt_get update -q >/dev/null
+	fi
+}
+papt_opts() {
+	echo -o Dir::Etc::SourceList="$APT_DIR/sources.list" \
+		-o Dir::Etc::SourceParts=/dev/null \
+		-o Dir::Etc::Preferences=/dev/null \
+		-o Dir::Etc::PreferencesParts=/dev/null \
+		-o Dir::State::Lists="$APT_DIR/lists" \
+		-o Dir::Cache="$APT_DIR/cache" \
+		-o Dir::Cache::pkgcache=pkgcache.bin \
+		-o Dir::Cache::srcpkgcache=srcpkgcache.bin \
+		-o APT::Architectures::=amd64 -o APT::Architectures::=arm64
+}
+papt_get() { apt-get $(papt_opts) "$@"; }
+papt_cache() { apt-cache $(papt_opts) "$@"; }
+
+# Highest version of a package available from one suite.
+suite_version() { # pkg suite
+	papt_cache madison "$1" | awk -F'|' -v s="$2" \
+		'$3 ~ ("/" s "[ /]") || $3 ~ (" " s "/") {gsub(/ /,"",$2); print $2}' |
+		sort -V | tail -1
+}
+
+# The image package a kernel metapackage points at in a suite.
+resolve_image() { # metapkg(with :arch) suite
+	local ver
+	ver=$(suite_version "$1" "$2")
+	[ -n "$ver" ] || die "no $1 in $2"
+	papt_cache show "$1=$ver" | awk -F': ' '/^Depends:/ {print $2; exit}' |
+		tr ',' '\n' | grep -o 'linux-image-[^ ]*' | head -1
+}
+
+download() { # pkg(:arch)=ver ... into $APT_DIR/debs
+	(cd "$APT_DIR/debs" && papt_get download -q "$@" >/dev/null)
+}

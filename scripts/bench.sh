@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The benchmark: build memdriver for one kernel (default: Debian's 6.12 on
+# arm64, like demo.sh), boot it in QEMU (TCG, 2 vCPUs), load the module, run
+# `memdriver_test bench` and print its table here. Further arguments go to
+# the bench: --quick (one short run each), --runs N, or P1..P5 to run only
+# those rows.
+#
+#   scripts/bench.sh [6.1|6.12] [amd64|arm64] [--quick] [--runs N] [P1..P5...]
+#
+# The guest boots without the test runs' slub_debug and KFENCE sampling:
+# they would time the allocator's debug checks, not the driver. BENCH_DEBUG=1
+# keeps them. SKIP_INSTALL=1 skips the dependency check. The table is kept in
+# $OUT_DIR/bench-<series>-<arch>/bench.txt, the guest's console beside it.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+series=${1:-6.12}
+arch=${2:-arm64}
+shift $(($# < 2 ? $# : 2))
+for a in "$@"; do
+	[[ $a =~ ^[-A-Za-z0-9]+$ ]] || die "bad bench argument '$a'"
+done
+[ -n "${SKIP_INSTALL:-}" ] || KERNELS="$series:$arch" "$MEMDRIVER_TOP/scripts/install-deps.sh"
+
+work=$OUT_DIR/bench-$series-$arch
+started="$(date -u '+%Y-%m-%d %H:%M UTC'), host load $(cut -d' ' -f1 /proc/loadavg)"
+rm -rf "$work" && mkdir -p "$work/payload"
+build_for_kernel "$series" "$arch" "$work/build"
+cp "$work/build/memdriver.ko" "$work/build/memdriver_test" "$work/payload/"
+
+cat >"$work/payload/run.sh" <<GUEST
+# Kernel messages must not land inside the table.
+dmesg -n 1
+insmod /memdriver.ko || exit 1
+/memdriver_test bench $* >/tmp/bench.txt 2>&1
+rc=\$?
+echo MEMDRIVER-BENCH-BEGIN
+cat /tmp/bench.txt
+echo MEMDRIVER-BENCH-END
+rmmod memdriver || exit 1
+exit \$rc
+GUEST
+
+[ -n "${BENCH_DEBUG:-}" ] ||
+	export MEMDRIVER_CMDLINE_EXTRA="slub_debug=- kfence.sample_interval=0 ${MEMDRIVER_CMDLINE_EXTRA:-}"
+log "benchmarking on $series-$arch under QEMU (TCG); this takes a few minutes"
+rc=0
+"$MEMDRIVER_TOP/scripts/vm-run.sh" "$series" "$arch" "$work/payload" "$work/guest.log" \
+	"${BENCH_TIMEOUT:-1800}" || rc=$?
+{
+	echo "# $started before; QEMU $(qemu-system-x86_64 --version |
+		sed -n '1s/.*version \([^ ]*\).*/\1/p') TCG -smp 2 on $(nproc) host CPUs"
+	sed -n '/^MEMDRIVER-BENCH-BEGIN$/,/^MEMDRIVER-BENCH-END$/p' "$work/guest.log" |
+		sed '1d;$d'
+} >"$work/bench.txt"
+cat "$work/bench.txt"
+grep -q '^P[1-5] ' "$work/bench.txt" || rc=1
+[ $rc = 0 ] && log "bench done ($work/bench.txt)" || log "bench FAILED ($work/guest.log)"
+exit $rc

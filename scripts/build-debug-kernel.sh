@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build one of memdriver's own debug kernels from Debian's linux-source-6.1
+# (the same 6.1 release as the stock bookworm image): `make tinyconfig` plus
+# the fragments in scripts/kconfig/ (a minimal QEMU guest, its arch's
+# additions, and the debug checks: KASAN, kmemleak, lockdep, DMA-API debug,
+# UBSAN, KFENCE, fault injection, ...). Every option the fragments ask for is
+# checked in the resolved .config; a missing one fails the build.
+#
+# usage: scripts/build-debug-kernel.sh [--print-dir|--config-only] <amd64|arm64>
+#   --print-dir    only print where the kernel for the current key lives
+#   --config-only  resolve and verify the .config, do not build
+#
+# Output: $MEMDRIVER_CACHE/debug-kernels/<arch>-<key>/ with
+#   vmlinuz   the boot image (bzImage / Image)
+#   build/    the O= tree: KDIR for `make -C build M=<dir> modules`, with
+#             vmlinux and System.map for decoding reports
+#   headers   -> build, and release: the layout of lib.sh's kernel_dir
+#   info      what went into the key
+#   .complete written last; with it a rerun does nothing
+# <key> hashes the linux-source version, the fragments, the compiler and this
+# script's build settings. The source is unpacked once per version into
+# debug-kernels/src-<version>; ccache keeps its objects in $MEMDRIVER_CACHE/ccache.
+# Prints the output directory on stdout.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/apt.sh"
+
+mode=build
+case ${1:-} in
+--print-dir) mode=print; shift ;;
+--config-only) mode=config; shift ;;
+esac
+[ $# -eq 1 ] || die "usage: $0 [--print-dir|--config-only] <amd64|arm64>"
+arch=$1
+case $arch in
+amd64) image=bzImage image_path=arch/x86/boot/bzImage ;;
+arm64) image=Image image_path=arch/arm64/boot/Image ;;
+*) die "unknown arch $arch" ;;
+esac
+karch=$(kernel_arch "$arch")
+cross=$(cross_prefix "$arch")
+
+DK_DIR=$MEMDRIVER_CACHE/debug-kernels
+KCONFIG_DIR=$MEMDRIVER_TOP/scripts/kconfig
+FRAGMENTS=("$KCONFIG_DIR/qemu.config" "$KCONFIG_DIR/qemu-$karch.config"
+	"$KCONFIG_DIR/debug.config")
+# Fixed build identity: the same inputs give the same kernel (and ccache hits).
+export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
+export KBUILD_BUILD_USER=memdriver KBUILD_BUILD_HOST=memdriver
+export KBUILD_BUILD_VERSION=1
+# Everything below that shapes the kernel goes into the key. Bump BUILD_REV
+# when the build steps change in a way the other inputs do not show.
+BUILD_REV=1
+KMAKE_ARGS=(ARCH="$karch" CROSS_COMPILE="$cross")
+SETTINGS="rev=$BUILD_REV base=tinyconfig image=$image args=${KMAKE_ARGS[*]}
+ timestamp=$KBUILD_BUILD_TIMESTAMP
+ cc=$("${cross}gcc" --version | head -1)
+ hostcc=$(gcc --version | head -1)"
+
+# The linux-source-6.1 of bookworm itself (the stock 6.1 image's suite),
+# unless LINUX_SOURCE_VERSION pins another (e.g. a bookworm-security one).
+source_version() {
+	if [ -n "${LINUX_SOURCE_VERSION:-}" ]; then
+		echo "$LINUX_SOURCE_VERSION"
+		return
+	fi
+	# Answer from the private lists as they are; fetch them only if absent.
+	if [ -z "$(ls "$APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ]; then
+		private_apt_setup >&2
+	fi
+	local v
+	v=$(suite_version linux-source-6.1 bookworm)
+	[ -n "$v" ] || die "no linux-source-6.1 in bookworm"
+	echo "$v"
+}
+
+version=$(source_version)
+key=$({
+	echo "linux-source-6.1=$version"
+	echo "$SETTINGS"
+	for f in "${FRAGMENTS[@]}"; do
+		[ -f "$f" ] || die "$f missing"
+		echo "== ${f##*/}"
+		cat "$f"
+	done
+} | sha256sum | cut -c1-12)
+out=$DK_DIR/$arch-$key
+if [ $mode = print ]; then
+	echo "$out"
+	exit 0
+fi
+if [ $mode = build ] && [ -f "$out/.complete" ]; then
+	log "debug kernel $arch: cached in $out"
+	echo "$out"
+	exit 0
+fi
+
+mkdir -p "$DK_DIR"
+# One builder per arch, one unpacker per source version.
+exec 9>"$DK_DIR/.lock-$arch"
+flock 9
+
+# ---- the source, unpacked once per version ----
+src=$DK_DIR/src-$version
+unpack_source() {
+	[ -f "$src/.complete" ] && return 0
+	exec 8>"$DK_DIR/.lock-src"
+	flock 8
+	if [ ! -f "$src/.complete" ]; then
+		private_apt_setup
+		log "fetching linux-source-6.1=$version"
+		rm -f "$APT_DIR"/debs/linux-source-6.1_*.deb
+		download "linux-source-6.1=$version"
+		local deb tmp
+		deb=$(ls "$APT_DIR"/debs/linux-source-6.1_*.deb)
+		tmp=$src.tmp
+		rm -rf "$tmp" "$src"
+		mkdir -p "$tmp"
+		log "unpacking linux-source-6.1=$version"
+		# The .deb holds usr/src/linux-source-6.1.tar.xz; unpack it in one go.
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -xO --wildcards './usr/src/linux-source-6.1.tar.*' |
+			xz -dc | tar -x -C "$tmp" --strip-components=1
+		[ -f "$tmp/Makefile" ] || die "linux-source-6.1 unpacked to nothing"
+		echo "$version" >"$tmp/.debian-version"
+		touch "$tmp/.complete"
+		mv "$tmp" "$src"
+		rm -f "$deb"
+	fi
+	exec 8>&-
+}
+unpack_source
+
+# ---- configure: tinyconfig + fragments, then verify ----
+bdir=$out/build
+mkdir -p "$bdir"
+SECONDS=0
+export CCACHE_DIR=${CCACHE_DIR:-$MEMDRIVER_CACHE/ccache}
+export CCACHE_BASEDIR=$DK_DIR CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-2G}
+# ccache through its compiler links keeps CC the plain compiler name, so
+# `make M=` later sees the same CC as the kernel was built with.
+[ -d /usr/lib/ccache ] && command -v ccache >/dev/null &&
+	export PATH=/usr/lib/ccache:$PATH
+kmake() { make -C "$src" O="$bdir" "${KMAKE_ARGS[@]}" "$@"; }
+
+log "debug kernel $arch: configuring in $bdir"
+rm -f "$bdir/.config"
+kmake -s tinyconfig >"$out/merge.log"
+# -m: merge only; olddefconfig then resolves dependencies.
+"$src/scripts/kconfig/merge_config.sh" -m -O "$bdir" "$bdir/.config" \
+	"${FRAGMENTS[@]}" >>"$out/merge.log"
+kmake -s olddefconfig 2>>"$out/merge.log"
+
+# Every CONFIG_X=v and "# CONFIG_X is not set" of the fragments must hold in
+# the resolved .config: Kconfig drops what it cannot satisfy without a word.
+missing=()
+while IFS= read -r line; do
+	case $line in
+	CONFIG_*=*)
+		grep -qxF -- "$line" "$bdir/.config" || missing+=("$line")
+		;;
+	"# CONFIG_"*" is not set")
+		sym=${line#\# }
+		sym=${sym%% *}
+		! grep -q "^$sym=" "$bdir/.config" || missing+=("$line")
+		;;
+	esac
+done < <(cat "${FRAGMENTS[@]}")
+if [ ${#missing[@]} -gt 0 ]; then
+	for m in "${missing[@]}"; do
+		sym=${m#\# }
+		sym=${sym%%[= ]*}
+		got=$(grep -E "^$sym=|^# $sym is not set" "$bdir/.config" || echo "(absent)")
+		log "  requested: $m  resolved: $got"
+	done
+	die "debug kernel $arch: ${#missing[@]} requested option(s) did not land in $bdir/.config"
+fi
+log "debug kernel $arch: all $(cat "${FRAGMENTS[@]}" | grep -cE '^CONFIG_|^# CONFIG_.* is not set') requested options verified"
+[ $mode = config ] && exit 0
+
+# ---- build ----
+jobs=$(nproc)
+log "debug kernel $arch: building $image and modules with $jobs jobs (log $out/build.log)"
+# No -Werror: KASAN_STACK's frame-size warnings are expected and harmless.
+if ! { kmake -j"$jobs" "$image" && kmake -j"$jobs" modules &&
+	kmake modules_prepare; } >"$out/build.log" 2>&1; then
+	tail -40 "$out/build.log" >&2
+	die "debug kernel $arch: build failed, see $out/build.log"
+fi
+[ -f "$bdir/$image_path" ] && [ -f "$bdir/Module.symvers" ] ||
+	die "debug kernel $arch: $image or Module.symvers missing after the build"
+ln -sfn "build/$image_path" "$out/vmlinuz"
+# The layout of a stock kernel's dir (lib.sh kernel_dir), so "debug" works as
+# a series wherever 6.1 and 6.12 do.
+ln -sfn build "$out/headers"
+cat "$bdir/include/config/kernel.release" >"$out/release"
+{
+	echo "linux-source-6.1=$version"
+	echo "$SETTINGS"
+	echo "fragments: ${FRAGMENTS[*]##*/}"
+	echo "release: $(cat "$bdir/include/config/kernel.release")"
+	echo "build seconds: $SECONDS"
+} >"$out/info"
+touch "$out/.complete"
+# Older keys of this arch are dead weight now.
+for old in "$DK_DIR/$arch"-*; do
+	[ "$old" = "$out" ] || rm -rf "$old"
+done
+log "debug kernel $arch: built in ${SECONDS}s, $out"
+echo "$out"
