@@ -53,7 +53,10 @@ export KBUILD_BUILD_VERSION=1
 # Everything below that shapes the kernel goes into the key. Bump BUILD_REV
 # when the build steps change in a way the other inputs do not show.
 BUILD_REV=1
-KMAKE_ARGS=(ARCH="$karch" CROSS_COMPILE="$cross")
+# uname -r in the guest says which kernel this is. On the make command line,
+# not in a fragment: it then changes only utsrelease.h, not autoconf.h, which
+# every object includes (ccache would miss on all of them).
+KMAKE_ARGS=(ARCH="$karch" CROSS_COMPILE="$cross" LOCALVERSION=-memdriver-debug)
 SETTINGS="rev=$BUILD_REV base=tinyconfig image=$image args=${KMAKE_ARGS[*]}
  timestamp=$KBUILD_BUILD_TIMESTAMP
  cc=$("${cross}gcc" --version | head -1)
@@ -147,7 +150,7 @@ kmake() { make -C "$src" O="$bdir" "${KMAKE_ARGS[@]}" "$@"; }
 
 log "debug kernel $arch: configuring in $bdir"
 rm -f "$bdir/.config"
-kmake -s tinyconfig >"$out/merge.log"
+kmake -s tinyconfig >"$out/merge.log" 2>&1
 # -m: merge only; olddefconfig then resolves dependencies.
 "$src/scripts/kconfig/merge_config.sh" -m -O "$bdir" "$bdir/.config" \
 	"${FRAGMENTS[@]}" >>"$out/merge.log"
@@ -195,7 +198,7 @@ ln -sfn "build/$image_path" "$out/vmlinuz"
 # The layout of a stock kernel's dir (lib.sh kernel_dir), so "debug" works as
 # a series wherever 6.1 and 6.12 do.
 ln -sfn build "$out/headers"
-cat "$bdir/include/config/kernel.release" >"$out/release"
+echo "$(cat "$bdir/include/config/kernel.release")" >"$out/release"
 {
 	echo "linux-source-6.1=$version"
 	echo "$SETTINGS"

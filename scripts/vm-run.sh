@@ -157,7 +157,8 @@ if ! grep -aq 'MEMDRIVER-GUEST: exit 0$' "$logfile"; then
 	fi
 fi
 if err=$(grep -aEv "$benign" "$logfile" | grep -am1 -E "$errors"); then
-	err=$(sed 's/^\[ *[0-9.]*\] *//' <<<"$err")
+	# Drop the timestamp and, on the debug kernels, the caller id ([  T42]).
+	err=$(sed -E 's/^\[ *[0-9.]*\](\[ *[TC][0-9]+\])? *//' <<<"$err")
 	fail "kernel: ${err:0:100}"
 fi
 
