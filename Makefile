@@ -28,7 +28,9 @@ DEPMOD := depmod $(if $(MOD_ROOT),-b $(MOD_ROOT)) $(KVER)
 
 USER_CC ?= $(CROSS_COMPILE)gcc
 USER_CFLAGS ?= -O2 -g -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
-USER_LDFLAGS ?= -static -pthread
+# 64 KiB segment alignment: loadable on 4, 16 and 64 KiB page kernels
+# (the Pi 5 uses 16 KiB; armhf links for 4 KiB by default).
+USER_LDFLAGS ?= -static -pthread -Wl,-z,max-page-size=0x10000
 
 all: modules memdriver_test
 
