@@ -7,6 +7,8 @@
  *   memdriver_test [-d DEVICE] info               an annotated memory map
  *   memdriver_test [-d DEVICE] fuzz [--seed N] [--ops N]
  *                                   random operations checked against a model
+ *   memdriver_test [-d DEVICE] bench [--quick] [--runs N] [P1..P5...]
+ *                                   each path's speed against its limit
  *
  * Every size and offset comes from MEM_IOCTL_GET_INFO and the page size from
  * sysconf(), so the suite runs unchanged on 4 KiB and 16 KiB page kernels and
@@ -2667,7 +2669,8 @@ static void die_usage(void)
 {
 	fprintf(stderr,
 		"usage: memdriver_test [-d DEVICE] [--fresh] [test [CASE] | tutorial | info |\n"
-		"                      fuzz [--seed N] [--ops N]]\n");
+		"                      fuzz [--seed N] [--ops N] |\n"
+		"                      bench [--quick] [--runs N] [P1..P5...]]\n");
 	exit(2);
 }
 
