@@ -45,6 +45,9 @@ check "one load message, no raw pointers" sh -c \
 
 before=$(log_lines)
 check "memdriver_test with defaults" /memdriver_test --fresh
+# Bench smoke: one short iteration prints its table; no speed is asserted.
+check "memdriver_test bench --quick prints a table" sh -c \
+	'/memdriver_test bench --quick >/tmp/bench.log 2>&1 && grep -q "^P5 " /tmp/bench.log'
 check "nothing logged per open" test "$(log_lines)" = "$before"
 # The whole suite again as a 32-bit program (i386 or armhf), through
 # compat_ioctl; not --fresh: the memory is no longer zero.
