@@ -9,7 +9,7 @@
 #   make install / uninstall  into /lib/modules/<release>/updates, then depmod;
 #                            INSTALL_MOD_PATH=<root> installs under a staging root
 #   make demo                build, boot a QEMU guest, load, run the demo
-#   make check               the whole test suite (static checks + 4 kernels)
+#   make check               the whole test suite (static checks + 6 kernels)
 
 # Given only KDIR, the release is the one those headers were built as (Debian's
 # include/config/kernel.release holds the upstream version, not the uname -r).

@@ -124,6 +124,8 @@ main() {
 	private_apt_setup
 	local k
 	for k in ${KERNELS:-$ALL_KERNELS}; do
+		# Debug kernels are built, not fetched (scripts/test.sh).
+		[ "${k%%:*}" = debug ] && continue
 		fetch_kernel "${k%%:*}" "${k##*:}"
 	done
 	fetch_checkpatch

@@ -7,8 +7,11 @@ MEMDRIVER_CACHE=${MEMDRIVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memdriver}
 KERNELS_DIR=$MEMDRIVER_CACHE/kernels
 OUT_DIR=${MEMDRIVER_OUT:-$MEMDRIVER_CACHE/out}
 
-# The kernel matrix: "<series>:<debian arch>".
+# The kernel matrix: "<series>:<debian arch>". Debian's kernels, and own
+# debug kernels (series debug: KASAN, kmemleak, lockdep, fault injection...)
+# that scripts/build-debug-kernel.sh builds from Debian's linux-source-6.1.
 ALL_KERNELS="6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64"
+DEBUG_KERNELS="debug:amd64 debug:arm64"
 
 log() { printf '[memdriver] %s\n' "$*" >&2; }
 die() { printf '[memdriver] error: %s\n' "$*" >&2; exit 1; }

@@ -5,19 +5,23 @@
 # (make W=1, sparse C=2, checkpatch --strict), builds the module for each
 # kernel of the matrix, proves make install, DKMS and the udev rule in
 # scratch roots, boots each kernel in QEMU and runs the guest suite
-# (scripts/guest-run.sh) with 64- and 32-bit memdriver_test. Ends with
-# "N passed, N failed"; exits non-zero on any failure.
+# (scripts/guest-run.sh) with 64- and 32-bit memdriver_test. The same on
+# own debug kernels (KASAN, kmemleak, lockdep, DMA-API debug, UBSAN, fault
+# injection), built once and cached by scripts/build-debug-kernel.sh. Ends
+# with "N passed, N failed"; exits non-zero on any failure.
 #
 #   scripts/test.sh                  everything
 #   KERNELS="6.12:arm64" scripts/test.sh   one kernel of the matrix
+#   KERNELS="debug:amd64" scripts/test.sh  one debug kernel
 #   SKIP_INSTALL=1 scripts/test.sh   do not run install-deps.sh
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ -n "${SKIP_INSTALL:-}" ] || "$MEMDRIVER_TOP/scripts/install-deps.sh" || die "install-deps failed"
 
-KERNELS=${KERNELS:-$ALL_KERNELS}
-# Model-based fuzzing: 200k + 50k operations per kernel, 1M per full run.
+KERNELS=${KERNELS:-$ALL_KERNELS $DEBUG_KERNELS}
+# Model-based fuzzing: 200k + 50k operations per Debian kernel, 1M per full
+# run, and a tenth of that on the (ten times slower) debug kernels.
 # A failure prints its seed; MEMDRIVER_FUZZ_SEED=N replays it.
 FUZZ_SEED=${MEMDRIVER_FUZZ_SEED:-$(date +%s)}
 FUZZ_OPS=${MEMDRIVER_FUZZ_OPS:-200000}
@@ -121,6 +125,17 @@ if [ -f "$tutorial" ]; then
 	fi
 fi
 
+# Debug kernels: built once per source version and configuration, then
+# cached (a cold build takes 5-20 minutes per arch).
+for k in $KERNELS; do
+	series=${k%%:*} arch=${k##*:}
+	[ "$series" = debug ] || continue
+	SECONDS=0
+	check_ok "debug kernel for $arch built or cached" "$RUN_DIR/debug-kernel-$arch.log" \
+		"$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" "$arch"
+	echo "# debug kernel $arch ready in ${SECONDS}s"
+done
+
 for k in $KERNELS; do
 	series=${k%%:*} arch=${k##*:}
 	check_quiet "module builds for $series-$arch: W=1 and sparse C=2 clean" \
@@ -137,6 +152,7 @@ host_state() {
 host_before=$(host_state)
 for k in $KERNELS; do
 	series=${k%%:*} arch=${k##*:}
+	[ "$series" = debug ] && continue	# installs target Debian's kernels
 	check_ok "make install/uninstall into a scratch root for $series-$arch" \
 		"$RUN_DIR/install-make-$series-$arch.log" \
 		"$MEMDRIVER_TOP/scripts/package-check.sh" make "$series" "$arch"
@@ -183,9 +199,17 @@ for k in $KERNELS; do
 	depmod -b "$payload" "$release" 2>/dev/null
 	cp "$MEMDRIVER_TOP/contrib/memdriver.conf" "$payload/etc/modprobe.d/"
 	cp "$MEMDRIVER_TOP/scripts/guest-run.sh" "$payload/run.sh"
-	echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$FUZZ_OPS FUZZ_CAPS_OPS=$FUZZ_CAPS_OPS" >"$payload/fuzz.conf"
+	if [ "$series" = debug ]; then
+		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / 10))" \
+			"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / 10)) DEBUG=1" >"$payload/guest.conf"
+		tmo=1800
+	else
+		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$FUZZ_OPS FUZZ_CAPS_OPS=$FUZZ_CAPS_OPS" \
+			>"$payload/guest.conf"
+		tmo=600
+	fi
 	vmlog=$RUN_DIR/guest-$series-$arch.log
-	"$MEMDRIVER_TOP/scripts/vm-run.sh" "$series" "$arch" "$payload" "$vmlog" 600
+	"$MEMDRIVER_TOP/scripts/vm-run.sh" "$series" "$arch" "$payload" "$vmlog" $tmo
 	vm_rc=$?
 	# Every KTAP result line the guest printed counts once.
 	ok_n=$(grep -Eac '^ok [0-9]+ - ' "$vmlog")
