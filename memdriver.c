@@ -423,10 +423,52 @@ static int memdriver_mmap(struct file *file, struct vm_area_struct *vma)
 
 /* ---- Object pool ---- */
 
+/*
+ * Object id N lives at index N - 1 of the file's xarray. Ids stay > 0, as
+ * the ABI promises, while the usual lone object sits at index 0, which the
+ * xarray keeps in its head pointer: no node is allocated and RCU-freed for
+ * it on every alloc+free pair (XA_FLAGS_ALLOC1 would put id 1 at index 1,
+ * which needs a node).
+ */
+#define MEMDRIVER_INDEX_LIMIT	XA_LIMIT(0, INT_MAX - 1)	/* ids 1..INT_MAX */
+
+static inline u32 memdriver_index_to_id(u32 index)
+{
+	return index + 1;
+}
+
+/* Callers have checked id > 0. */
+static inline unsigned long memdriver_id_to_index(int id)
+{
+	return id - 1;
+}
+
+/*
+ * The new object's payload, "Object ID: <id>", into zeroed @data. By hand,
+ * because snprintf() parses its format on every call: about 450
+ * instructions, a sixth of an alloc+free pair.
+ */
+static void memdriver_object_name(char *data, u32 id)
+{
+	static const char prefix[] = "Object ID: ";
+	char digits[10];	/* U32_MAX has 10 */
+	int n = 0;
+
+	BUILD_BUG_ON(sizeof(prefix) - 1 + sizeof(digits) >= MEMDRIVER_PAYLOAD_SIZE);
+	do {
+		digits[n++] = '0' + id % 10;
+		id /= 10;
+	} while (id);
+	memcpy(data, prefix, sizeof(prefix) - 1);
+	data += sizeof(prefix) - 1;
+	while (n)
+		*data++ = digits[--n];
+}
+
 static int memdriver_object_alloc(struct memdriver_file *mf)
 {
 	struct memdriver_object *obj;
-	u32 id;
+	u32 index, id;
 	int ret;
 
 	if (!atomic_add_unless(&memdriver_nr_objects, 1, max_objects)) {
@@ -445,13 +487,15 @@ static int memdriver_object_alloc(struct memdriver_file *mf)
 	} else {
 		/* Count first: __xa_alloc() may drop the lock to allocate. */
 		mf->nr_objects++;
-		ret = __xa_alloc(&mf->objects, &id, obj, xa_limit_31b, GFP_KERNEL);
+		ret = __xa_alloc(&mf->objects, &index, obj, MEMDRIVER_INDEX_LIMIT,
+				 GFP_KERNEL);
 		if (ret) {
 			mf->nr_objects--;
 		} else {
 			/* Payload readers take xa_lock, so none sees it half made. */
+			id = memdriver_index_to_id(index);
 			obj->id = id;
-			snprintf(obj->data, sizeof(obj->data), "Object ID: %u", id);
+			memdriver_object_name(obj->data, id);
 		}
 	}
 	xa_unlock(&mf->objects);
@@ -509,7 +553,7 @@ static int memdriver_object_free(struct memdriver_file *mf, int __user *uid)
 		return -ENOENT;
 
 	xa_lock(&mf->objects);
-	obj = __xa_erase(&mf->objects, id);
+	obj = __xa_erase(&mf->objects, memdriver_id_to_index(id));
 	if (obj)
 		mf->nr_objects--;
 	xa_unlock(&mf->objects);
@@ -537,7 +581,7 @@ static int memdriver_object_io(struct memdriver_file *mf,
 		return -ENOENT;
 
 	xa_lock(&mf->objects);
-	obj = xa_load(&mf->objects, io.id);
+	obj = xa_load(&mf->objects, memdriver_id_to_index(io.id));
 	if (obj) {
 		if (to_object)
 			memcpy(obj->data, io.data, sizeof(obj->data));
@@ -808,7 +852,7 @@ static int memdriver_open(struct inode *inode, struct file *file)
 	if (!mf)
 		return -ENOMEM;
 	mf->md = container_of(inode->i_cdev, struct memdriver_dev, cdev);
-	xa_init_flags(&mf->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	xa_init_flags(&mf->objects, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
 	mf->owner = task_tgid_nr(current);
 	mutex_lock(&mf->md->files_lock);
 	mf->serial = mf->md->next_file++;
@@ -822,13 +866,13 @@ static int memdriver_release(struct inode *inode, struct file *file)
 {
 	struct memdriver_file *mf = file->private_data;
 	struct memdriver_object *obj;
-	unsigned long id;
+	unsigned long index;
 
 	mutex_lock(&mf->md->files_lock);
 	list_del(&mf->node);
 	mutex_unlock(&mf->md->files_lock);
 	/* The last reference is gone: nobody else can touch mf->objects. */
-	xa_for_each(&mf->objects, id, obj)
+	xa_for_each(&mf->objects, index, obj)
 		kmem_cache_free(memdriver_object_cache, obj);
 	xa_destroy(&mf->objects);
 	memdriver_object_uncount(mf, mf->nr_objects);
