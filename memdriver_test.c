@@ -2422,13 +2422,14 @@ static void stress_payload(__u8 *data, int worker, int id)
 	snprintf((char *)data, MEMDRIVER_PAYLOAD_SIZE, "worker %d id %d", worker, id);
 }
 
-static bool stress_object(struct stress_worker *w, unsigned int dice)
+/* op 0 allocates, 1 frees, 2 reads back; pick chooses among the held ids. */
+static bool stress_object(struct stress_worker *w, unsigned int op, unsigned int pick)
 {
 	struct memdriver_object_io io = {};
 	__u8 want[MEMDRIVER_PAYLOAD_SIZE];
 	int k;
 
-	if (dice == 0 && w->nr_ids < STRESS_MAX_LIVE) {
+	if (op == 0 && w->nr_ids < STRESS_MAX_LIVE) {
 		io.id = ioctl(w->fd, MEM_IOCTL_ALLOC_OBJECT);
 		if (io.id <= 0)
 			return false;
@@ -2438,8 +2439,8 @@ static bool stress_object(struct stress_worker *w, unsigned int dice)
 	}
 	if (!w->nr_ids)
 		return true;
-	k = dice % w->nr_ids;
-	if (dice == 1) {
+	k = pick % w->nr_ids;
+	if (op == 1) {
 		if (free_object(w->fd, w->ids[k]))
 			return false;
 		w->ids[k] = w->ids[--w->nr_ids];
@@ -2487,7 +2488,7 @@ static void *stress_run(void *arg)
 		bool ok;
 
 		if (dice < 5)
-			ok = stress_object(w, dice % 3);
+			ok = stress_object(w, dice % 3, rand_r(&rng));
 		else
 			ok = stress_bytes(w, rng, dice == 7);
 		errors += !ok;
