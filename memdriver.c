@@ -18,8 +18,17 @@
  *   enforces its cap so it can never be overshot. Per-device statistics
  *   are per-CPU counters, summed only when read.
  * - files_lock guards each device's list of open files (debugfs only).
- * - A char device is opened only between cdev_add() and cdev_del(); open
- *   files pin the module, so nothing they use is freed under them.
+ *
+ * Lifetimes:
+ * - Open files pin the module (cdev.owner), so nothing they use is freed
+ *   under them. open() refuses until every device exists: a load that fails
+ *   half way tears down devices nobody can have opened.
+ * - Each device's memory (struct memdriver_dev, holding the struct device
+ *   and the cdev) belongs to its struct device: cdev_device_add() makes the
+ *   cdev hold the device, and the device's release frees the memory, however
+ *   late the last kobject reference goes (CONFIG_DEBUG_KOBJECT_RELEASE delays
+ *   it by seconds). Unload waits for those releases, since they run module
+ *   code. The class is class_create()'s, released by kernel code.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -38,6 +47,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/pid.h>
 #include <linux/platform_device.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
@@ -46,6 +56,7 @@
 #include <linux/uio.h>
 #include <linux/version.h>
 #include <linux/vmalloc.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
 #include "memdriver.h"
@@ -61,13 +72,20 @@
 /* ---- Kernel version shims: every 6.1-vs-newer difference lives here ---- */
 
 #if KERNEL_VERSION(6, 3, 0) > LINUX_VERSION_CODE
-static inline void memdriver_vm_flags_set(struct vm_area_struct *vma,
-					  vm_flags_t flags)
+static inline void memdriver_vm_flags_mod(struct vm_area_struct *vma,
+					  vm_flags_t set, vm_flags_t clear)
 {
-	vma->vm_flags |= flags;
+	vma->vm_flags = (vma->vm_flags | set) & ~clear;
 }
 #else
-#define memdriver_vm_flags_set vm_flags_set
+#define memdriver_vm_flags_mod vm_flags_mod
+#endif
+
+/* class_create() lost its owner argument in 6.4. */
+#if KERNEL_VERSION(6, 4, 0) > LINUX_VERSION_CODE
+#define memdriver_class_create(name) class_create(THIS_MODULE, name)
+#else
+#define memdriver_class_create(name) class_create(name)
 #endif
 
 /* class->devnode takes a const device from 6.2 on. */
@@ -148,10 +166,9 @@ struct memdriver_stats {
 };
 
 struct memdriver_dev {
-	struct platform_device *pdev;	/* DMA-capable parent */
-	struct device *dev;		/* the /dev node's class device */
+	struct device dev;		/* the /dev node's; owns this memory */
 	struct cdev cdev;
-	unsigned int index;
+	struct platform_device *pdev;	/* DMA-capable parent */
 	unsigned int dma_mask_bits;
 	loff_t total_size;
 	struct memdriver_stats __percpu *stats;
@@ -169,15 +186,20 @@ struct memdriver_file {
 	unsigned int nr_objects;	/* under xa_lock(&objects) */
 	struct list_head node;		/* in md->files */
 	unsigned int serial;		/* names this file in debugfs */
-	pid_t owner;			/* tgid that opened it */
+	struct pid *owner;		/* process that opened it */
 };
 
 struct memdriver_object {
-	u32 id;
 	char data[MEMDRIVER_PAYLOAD_SIZE];
 };
 
 static dev_t memdriver_devt;
+static struct class *memdriver_class;
+/* Set once every device exists; open() refuses before. */
+static bool memdriver_ready;
+/* Devices whose release has not run yet; unload waits for none. */
+static atomic_t memdriver_unreleased = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(memdriver_release_wq);
 static struct kmem_cache *memdriver_object_cache;
 static struct memdriver_dev *memdriver_devs[MEMDRIVER_MAX_DEVICES];
 static atomic_t memdriver_nr_objects = ATOMIC_INIT(0);
@@ -407,9 +429,17 @@ static int memdriver_mmap(struct file *file, struct vm_area_struct *vma)
 	struct memdriver_region *r;
 	loff_t pos;
 
-	/* A private copy of device memory would silently stop sharing. */
-	if (!(vma->vm_flags & VM_SHARED))
+	/*
+	 * A private copy of device memory would silently stop sharing. For a
+	 * file opened read-only the kernel clears VM_SHARED (and VM_MAYWRITE,
+	 * so PROT_WRITE fails with EACCES before we are called) but keeps
+	 * VM_MAYSHARE: that is the MAP_SHARED test.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
+	/* Device memory holds data, never code. */
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
 	if (vma->vm_pgoff >= md->total_size >> PAGE_SHIFT)
 		return -EINVAL;
 	pos = (loff_t)vma->vm_pgoff << PAGE_SHIFT;
@@ -417,7 +447,8 @@ static int memdriver_mmap(struct file *file, struct vm_area_struct *vma)
 	if (len > r->offset + r->size - pos)
 		return -EINVAL;	/* crosses into the next region */
 
-	memdriver_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	/* No mprotect(PROT_EXEC) later either. */
+	memdriver_vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
 	return r->ops->mmap(md, r, vma, pos - r->offset);
 }
 
@@ -494,7 +525,6 @@ static int memdriver_object_alloc(struct memdriver_file *mf)
 		} else {
 			/* Payload readers take xa_lock, so none sees it half made. */
 			id = memdriver_index_to_id(index);
-			obj->id = id;
 			memdriver_object_name(obj->data, id);
 		}
 	}
@@ -535,11 +565,24 @@ static struct memdriver_stats memdriver_stats_sum(struct memdriver_dev *md)
 	return sum;
 }
 
+/*
+ * Live objects on @md. The per-CPU sums are read one CPU at a time while
+ * other CPUs count, so a free counted on one CPU can be seen without the
+ * alloc counted on another: like percpu_counter_sum_positive(), clamp the
+ * snapshot to what can be true, 0..max_objects.
+ */
+static unsigned int memdriver_live(const struct memdriver_stats *sum)
+{
+	long live = (long)(sum->allocs - sum->frees);
+
+	return clamp_t(long, live, 0, max_objects);
+}
+
 static unsigned int memdriver_live_objects(struct memdriver_dev *md)
 {
 	struct memdriver_stats sum = memdriver_stats_sum(md);
 
-	return sum.allocs - sum.frees;
+	return memdriver_live(&sum);
 }
 
 static int memdriver_object_free(struct memdriver_file *mf, int __user *uid)
@@ -750,8 +793,9 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 	dev = chan ? dmaengine_get_dma_device(chan) : &md->pdev->dev;
 
 	while (done < req.len) {
-		size_t len = min3(req.len - done, memdriver_dma_chunk(&src, req.len),
-				  memdriver_dma_chunk(&dst, req.len));
+		size_t len = min_t(u64, req.len - done,
+				   min(memdriver_dma_chunk(&src, req.len),
+				       memdriver_dma_chunk(&dst, req.len)));
 
 		ret = memdriver_dma_map(dev, &src, len);
 		if (ret)
@@ -818,11 +862,37 @@ static int memdriver_get_info(struct memdriver_file *mf,
 	return copy_to_user(uinfo, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+/*
+ * What an open mode allows, as for read() and write(): changing device
+ * memory or taking from the shared object budget needs FMODE_WRITE, reading
+ * a payload FMODE_READ. Checked before anything else, so a refused call
+ * changes nothing.
+ */
+static int memdriver_ioctl_allowed(struct file *file, unsigned int cmd)
+{
+	switch (cmd) {
+	case MEM_IOCTL_ALLOC_OBJECT:
+	case MEM_IOCTL_FREE_OBJECT:
+	case MEM_IOCTL_WRITE_OBJECT:
+	case MEM_IOCTL_DMA_COPY:
+		return file->f_mode & FMODE_WRITE ? 0 : -EBADF;
+	case MEM_IOCTL_READ_OBJECT:
+		return file->f_mode & FMODE_READ ? 0 : -EBADF;
+	default:
+		return 0;
+	}
+}
+
 static long memdriver_ioctl(struct file *file, unsigned int cmd,
 			    unsigned long arg)
 {
 	struct memdriver_file *mf = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	int ret;
+
+	ret = memdriver_ioctl_allowed(file, cmd);
+	if (ret)
+		return ret;
 
 	switch (cmd) {
 	case MEM_IOCTL_ALLOC_OBJECT:
@@ -848,12 +918,15 @@ static int memdriver_open(struct inode *inode, struct file *file)
 {
 	struct memdriver_file *mf;
 
+	/* Pairs with the store that ends a successful load. */
+	if (!smp_load_acquire(&memdriver_ready))
+		return -ENXIO;
 	mf = kzalloc(sizeof(*mf), GFP_KERNEL_ACCOUNT);
 	if (!mf)
 		return -ENOMEM;
 	mf->md = container_of(inode->i_cdev, struct memdriver_dev, cdev);
 	xa_init_flags(&mf->objects, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
-	mf->owner = task_tgid_nr(current);
+	mf->owner = get_pid(task_tgid(current));
 	mutex_lock(&mf->md->files_lock);
 	mf->serial = mf->md->next_file++;
 	list_add_tail(&mf->node, &mf->md->files);
@@ -871,11 +944,17 @@ static int memdriver_release(struct inode *inode, struct file *file)
 	mutex_lock(&mf->md->files_lock);
 	list_del(&mf->node);
 	mutex_unlock(&mf->md->files_lock);
-	/* The last reference is gone: nobody else can touch mf->objects. */
-	xa_for_each(&mf->objects, index, obj)
+	/*
+	 * The last reference is gone: nobody else can touch mf->objects. An fd
+	 * may hold millions of objects: yield between them.
+	 */
+	xa_for_each(&mf->objects, index, obj) {
 		kmem_cache_free(memdriver_object_cache, obj);
+		cond_resched();
+	}
 	xa_destroy(&mf->objects);
 	memdriver_object_uncount(mf, mf->nr_objects);
+	put_pid(mf->owner);
 	kfree(mf);
 	return 0;
 }
@@ -962,11 +1041,6 @@ static char *memdriver_devnode(MEMDRIVER_DEVNODE_CONST struct device *dev,
 	return NULL;
 }
 
-static struct class memdriver_class = {
-	.name = MEMDRIVER_NAME,
-	.devnode = memdriver_devnode,
-};
-
 /* ---- debugfs: how each region is really backed (root only) ---- */
 
 #define MEMDRIVER_RUNS_LISTED	16
@@ -1043,14 +1117,15 @@ static int memdriver_objects_show(struct seq_file *m, void *unused)
 
 	seq_printf(m, "cache: memdriver_object\nobject_size: %u\npayload_size: %u\n",
 		   kmem_cache_size(memdriver_object_cache), MEMDRIVER_PAYLOAD_SIZE);
-	seq_printf(m, "live: %lu\nallocated: %lu\nfreed: %lu\ncap_hits: %lu\n",
-		   sum.allocs - sum.frees, sum.allocs, sum.frees, sum.cap_hits);
+	seq_printf(m, "live: %u\nallocated: %lu\nfreed: %lu\ncap_hits: %lu\n",
+		   memdriver_live(&sum), sum.allocs, sum.frees, sum.cap_hits);
 	seq_printf(m, "max_objects_per_fd: %u\nmax_objects: %u\nmodule_live: %d\n",
 		   max_objects_per_fd, max_objects, atomic_read(&memdriver_nr_objects));
 	mutex_lock(&md->files_lock);
 	list_for_each_entry(mf, &md->files, node)
-		seq_printf(m, "file %u pid %d: %u objects\n", mf->serial, mf->owner,
-			   READ_ONCE(mf->nr_objects));
+		/* The pid as the reader's pid namespace numbers it. */
+		seq_printf(m, "file %u pid %d: %u objects\n", mf->serial,
+			   pid_vnr(mf->owner), READ_ONCE(mf->nr_objects));
 	mutex_unlock(&md->files_lock);
 	return 0;
 }
@@ -1059,7 +1134,7 @@ DEFINE_SHOW_ATTRIBUTE(memdriver_objects);
 static void memdriver_debugfs_create(struct memdriver_dev *md)
 {
 	/* debugfs failures are not fatal and need no checks. */
-	md->debugfs = debugfs_create_dir(dev_name(md->dev), memdriver_debugfs_root);
+	md->debugfs = debugfs_create_dir(dev_name(&md->dev), memdriver_debugfs_root);
 	debugfs_create_file("regions", 0400, md->debugfs, md, &memdriver_regions_fops);
 	debugfs_create_file("objects", 0400, md->debugfs, md, &memdriver_objects_fops);
 }
@@ -1114,22 +1189,41 @@ static int memdriver_regions_alloc(struct memdriver_dev *md)
 	return 0;
 }
 
+static void memdriver_dev_release(struct device *dev)
+{
+	struct memdriver_dev *md = container_of(dev, struct memdriver_dev, dev);
+
+	mutex_destroy(&md->files_lock);
+	kfree(md);
+	if (atomic_dec_and_test(&memdriver_unreleased))
+		wake_up(&memdriver_release_wq);
+}
+
 static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 {
-	dev_t devt = MKDEV(MAJOR(memdriver_devt), index);
 	struct memdriver_dev *md;
 	int ret;
 
 	md = kzalloc(sizeof(*md), GFP_KERNEL);
 	if (!md)
 		return ERR_PTR(-ENOMEM);
-	md->index = index;
 	mutex_init(&md->files_lock);
 	INIT_LIST_HEAD(&md->files);
+	/* From here on the device's release frees md. */
+	atomic_inc(&memdriver_unreleased);
+	device_initialize(&md->dev);
+	md->dev.release = memdriver_dev_release;
+	md->dev.class = memdriver_class;
+	md->dev.devt = MKDEV(MAJOR(memdriver_devt), index);
+	md->dev.groups = memdriver_groups;
+	dev_set_drvdata(&md->dev, md);
+	ret = dev_set_name(&md->dev, MEMDRIVER_NAME "%u", index);
+	if (ret)
+		goto err_put_dev;
 	md->stats = alloc_percpu(struct memdriver_stats);
 	if (!md->stats) {
 		ret = -ENOMEM;
-		goto err_free_md;
+		goto err_put_dev;
 	}
 
 	md->pdev = platform_device_register_simple(MEMDRIVER_NAME, index, NULL, 0);
@@ -1137,6 +1231,7 @@ static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 		ret = PTR_ERR(md->pdev);
 		goto err_free_stats;
 	}
+	md->dev.parent = &md->pdev->dev;
 	ret = memdriver_set_dma_mask(md);
 	if (ret)
 		goto err_unregister_pdev;
@@ -1146,20 +1241,12 @@ static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 
 	cdev_init(&md->cdev, &memdriver_fops);
 	md->cdev.owner = THIS_MODULE;
-	ret = cdev_add(&md->cdev, devt, 1);
+	ret = cdev_device_add(&md->cdev, &md->dev);
 	if (ret)
 		goto err_free_regions;
 
-	md->dev = device_create_with_groups(&memdriver_class, &md->pdev->dev,
-					    devt, md, memdriver_groups,
-					    MEMDRIVER_NAME "%u", index);
-	if (IS_ERR(md->dev)) {
-		ret = PTR_ERR(md->dev);
-		goto err_cdev_del;
-	}
-
-	dev_info(md->dev, "major %d, kmalloc %zu + vmalloc %zu + dma %zu + pages %zu bytes, DMA mask %u bits, DMA copies by %s\n",
-		 MAJOR(devt), md->regions[MEMDRIVER_REGION_KMALLOC].size,
+	dev_info(&md->dev, "major %d, kmalloc %zu + vmalloc %zu + dma %zu + pages %zu bytes, DMA mask %u bits, DMA copies by %s\n",
+		 MAJOR(md->dev.devt), md->regions[MEMDRIVER_REGION_KMALLOC].size,
 		 md->regions[MEMDRIVER_REGION_VMALLOC].size,
 		 md->regions[MEMDRIVER_REGION_DMA].size,
 		 md->regions[MEMDRIVER_REGION_PAGES].size, md->dma_mask_bits,
@@ -1167,29 +1254,25 @@ static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 	memdriver_debugfs_create(md);
 	return md;
 
-err_cdev_del:
-	cdev_del(&md->cdev);
 err_free_regions:
 	memdriver_regions_free(md, MEMDRIVER_NR_REGIONS);
 err_unregister_pdev:
 	platform_device_unregister(md->pdev);
 err_free_stats:
 	free_percpu(md->stats);
-err_free_md:
-	kfree(md);
+err_put_dev:
+	put_device(&md->dev);
 	return ERR_PTR(ret);
 }
 
 static void memdriver_dev_destroy(struct memdriver_dev *md)
 {
 	debugfs_remove_recursive(md->debugfs);
-	device_destroy(&memdriver_class, md->dev->devt);
-	cdev_del(&md->cdev);
+	cdev_device_del(&md->cdev, &md->dev);
 	memdriver_regions_free(md, MEMDRIVER_NR_REGIONS);
 	platform_device_unregister(md->pdev);
 	free_percpu(md->stats);
-	mutex_destroy(&md->files_lock);
-	kfree(md);
+	put_device(&md->dev);
 }
 
 /* ---- Module load and unload ---- */
@@ -1219,10 +1302,16 @@ static int memdriver_check_params(void)
 	       memdriver_check_range("max_objects", max_objects, MEMDRIVER_MAX_OBJECTS);
 }
 
+/*
+ * Destroy the first @n devices, then wait until each one's memory is
+ * released: the release is module code, and the cdev's kobject may hold
+ * the device for a while after cdev_device_del().
+ */
 static void memdriver_devs_destroy(unsigned int n)
 {
 	while (n--)
 		memdriver_dev_destroy(memdriver_devs[n]);
+	wait_event(memdriver_release_wq, !atomic_read(&memdriver_unreleased));
 }
 
 static int __init memdriver_init(void)
@@ -1244,9 +1333,12 @@ static int __init memdriver_init(void)
 	if (ret)
 		goto err_destroy_cache;
 
-	ret = class_register(&memdriver_class);
-	if (ret)
+	memdriver_class = memdriver_class_create(MEMDRIVER_NAME);
+	if (IS_ERR(memdriver_class)) {
+		ret = PTR_ERR(memdriver_class);
 		goto err_unregister_chrdev;
+	}
+	memdriver_class->devnode = memdriver_devnode;
 
 	memdriver_debugfs_root = debugfs_create_dir(MEMDRIVER_NAME, NULL);
 	memdriver_dma_chan_request();
@@ -1258,13 +1350,15 @@ static int __init memdriver_init(void)
 			goto err_destroy_devs;
 		}
 	}
+	/* Only now may anyone open a device: no failure can follow. */
+	smp_store_release(&memdriver_ready, true);
 	return 0;
 
 err_destroy_devs:
 	memdriver_devs_destroy(i);
 	memdriver_dma_chan_release();
 	debugfs_remove_recursive(memdriver_debugfs_root);
-	class_unregister(&memdriver_class);
+	class_destroy(memdriver_class);
 err_unregister_chrdev:
 	unregister_chrdev_region(memdriver_devt, nr_devices);
 err_destroy_cache:
@@ -1277,7 +1371,7 @@ static void __exit memdriver_exit(void)
 	memdriver_devs_destroy(nr_devices);
 	memdriver_dma_chan_release();
 	debugfs_remove_recursive(memdriver_debugfs_root);
-	class_unregister(&memdriver_class);
+	class_destroy(memdriver_class);
 	unregister_chrdev_region(memdriver_devt, nr_devices);
 	kmem_cache_destroy(memdriver_object_cache);
 	pr_info("unloaded\n");

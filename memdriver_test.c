@@ -12,8 +12,9 @@
  *   memdriver_test [-d DEVICE] stress [--procs N] [--threads N] [--rounds N]
  *                                   processes x threads on shared and own fds
  *   memdriver_test [-d DEVICE] faults   fail each call's allocations in turn
- *   memdriver_test [-d DEVICE] load-faults MODULE.ko [PARAMS]
+ *   memdriver_test [-d DEVICE] load-faults [--stride N] [--offset N] MODULE.ko [PARAMS]
  *                                   the same for loading the module
+ *   memdriver_test [-d DEVICE] hold N   close an fd holding N objects
  *
  * Every size and offset comes from MEM_IOCTL_GET_INFO and the page size from
  * sysconf(), so the suite runs unchanged on 4 KiB and 16 KiB page kernels and
@@ -116,6 +117,18 @@ static int open_dev(void)
 
 	if (fd < 0) {
 		printf("# open %s: %s\n", dev_path, strerror(errno));
+		exit(2);
+	}
+	return fd;
+}
+
+/* The device opened read-only or write-only; exits if that fails. */
+static int open_dev_mode(int flags)
+{
+	int fd = open(dev_path, flags);
+
+	if (fd < 0) {
+		printf("# open %s (flags %#x): %s\n", dev_path, flags, strerror(errno));
 		exit(2);
 	}
 	return fd;
@@ -229,6 +242,16 @@ static int object_read(int fd, int id, __u8 *data)
 static int free_object(int fd, int id)
 {
 	return ioctl(fd, MEM_IOCTL_FREE_OBJECT, &id);
+}
+
+static int dma_copy(int fd, __u64 src, __u64 dst, __u64 len, __u32 *engine)
+{
+	struct memdriver_dma_copy req = { .src = src, .dst = dst, .len = len };
+	int ret = ioctl(fd, MEM_IOCTL_DMA_COPY, &req);
+
+	if (engine)
+		*engine = req.engine;
+	return ret;
 }
 
 static struct memdriver_info info_now(int fd)
@@ -756,6 +779,133 @@ static void test_mmap_errors(int fd)
 		munmap(map, km);
 }
 
+/* ---- Access rules: what each open mode allows ---- */
+
+/* Every region's first page, through a read-only fd: read, mmap, lseek. */
+static void test_readonly_fd(int fd)
+{
+	int ro = open_dev_mode(O_RDONLY), r, id = ioctl(fd, MEM_IOCTL_ALLOC_OBJECT);
+	struct memdriver_object_io io = { .id = id };
+	struct memdriver_info before;
+	size_t len = page_size;
+	__u8 *want = xmalloc(len), *got = xmalloc(len);
+	__u64 src = region_off(MEMDRIVER_REGION_KMALLOC);
+	__u64 dst = region_off(MEMDRIVER_REGION_PAGES);
+
+	EXPECT(id > 0);
+	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++) {
+		__u64 off = region_off(r);
+		__u8 *map;
+
+		fill_pattern(want, len, off, 80 + r);
+		EXPECT_EQ(pwrite(fd, want, len, off), len);
+		EXPECT_EQ(lseek(ro, off, SEEK_SET), off);
+		EXPECT_EQ(read(ro, got, len), len);
+		EXPECT_EQ(check_pattern(got, len, off, 80 + r), -1);
+		map = mmap(NULL, len, PROT_READ, MAP_SHARED, ro, off);
+		EXPECT(map != MAP_FAILED);
+		if (map == MAP_FAILED)
+			continue;
+		EXPECT_EQ(check_pattern(map, len, off, 80 + r), -1);
+		/* The mapping shares: a later write() shows through it. */
+		fill_pattern(want, len, off, 90 + r);
+		EXPECT_EQ(pwrite(fd, want, len, off), len);
+		EXPECT_EQ(check_pattern(map, len, off, 90 + r), -1);
+		/* The kernel's own answer to writing through a read-only fd. */
+		EXPECT_ERRNO(mprotect(map, len, PROT_READ | PROT_WRITE), EACCES);
+		EXPECT_EQ(munmap(map, len), 0);
+		EXPECT_MAP_ERRNO(mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ro, off),
+				 EACCES);
+	}
+	EXPECT_ERRNO(write(ro, want, 1), EBADF);
+	EXPECT_ERRNO(pwrite(ro, want, len, 0), EBADF);
+
+	/* ioctls that write or allocate: EBADF, and nothing changes. */
+	fill_pattern(want, len, src, 100);
+	EXPECT_EQ(pwrite(fd, want, len, src), len);
+	fill_pattern(want, len, dst, 101);
+	EXPECT_EQ(pwrite(fd, want, len, dst), len);
+	EXPECT_EQ(object_read(fd, id, io.data), 0);
+	memcpy(got, io.data, sizeof(io.data));
+	before = info_now(fd);
+	EXPECT_ERRNO(dma_copy(ro, src, dst, len, NULL), EBADF);
+	EXPECT_ERRNO(ioctl(ro, MEM_IOCTL_ALLOC_OBJECT), EBADF);
+	EXPECT_ERRNO(ioctl(ro, MEM_IOCTL_FREE_OBJECT, &id), EBADF);
+	memset(io.data, 0x5a, sizeof(io.data));
+	EXPECT_ERRNO(ioctl(ro, MEM_IOCTL_WRITE_OBJECT, &io), EBADF);
+	/* Even with a bad pointer: the mode is checked first. */
+	EXPECT_ERRNO(ioctl(ro, MEM_IOCTL_FREE_OBJECT, unmapped_address()), EBADF);
+	EXPECT_EQ(pread(fd, want, len, dst), len);
+	EXPECT_EQ(check_pattern(want, len, dst, 101), -1);
+	EXPECT_EQ(info_now(fd).objects_total, before.objects_total);
+	EXPECT_EQ(info_now(fd).objects_device, before.objects_device);
+	EXPECT_EQ(info_now(ro).objects_fd, 0);
+	EXPECT_EQ(object_read(fd, id, io.data), 0);
+	EXPECT(!memcmp(io.data, got, sizeof(io.data)));
+	/* What a reader may do: GET_INFO, READ_OBJECT (its own ids: none). */
+	EXPECT_EQ(info_now(ro).total_size, info.total_size);
+	EXPECT_ERRNO(object_read(ro, id, io.data), ENOENT);
+	EXPECT_EQ(free_object(fd, id), 0);
+	close(ro);
+	free(want);
+	free(got);
+}
+
+/* A write-only fd: write and the writing ioctls, no read, no mmap. */
+static void test_writeonly_fd(int fd)
+{
+	int wo = open_dev_mode(O_WRONLY), id;
+	struct memdriver_object_io io = {};
+	__u64 off = region_off(MEMDRIVER_REGION_VMALLOC);
+	__u64 dst = region_off(MEMDRIVER_REGION_PAGES);
+	size_t len = page_size;
+	__u8 *buf = xmalloc(len);
+
+	fill_pattern(buf, len, off, 110);
+	EXPECT_EQ(pwrite(wo, buf, len, off), len);
+	EXPECT_EQ(pread(fd, buf, len, off), len);
+	EXPECT_EQ(check_pattern(buf, len, off, 110), -1);
+	EXPECT_ERRNO(read(wo, buf, 1), EBADF);
+	EXPECT_ERRNO(pread(wo, buf, len, off), EBADF);
+	EXPECT_MAP_ERRNO(mmap(NULL, len, PROT_READ, MAP_SHARED, wo, off), EACCES);
+	EXPECT_MAP_ERRNO(mmap(NULL, len, PROT_WRITE, MAP_SHARED, wo, off), EACCES);
+
+	id = ioctl(wo, MEM_IOCTL_ALLOC_OBJECT);
+	EXPECT(id > 0);
+	EXPECT_EQ(info_now(wo).objects_fd, 1);
+	io.id = id;
+	memset(io.data, 0x33, sizeof(io.data));
+	EXPECT_EQ(ioctl(wo, MEM_IOCTL_WRITE_OBJECT, &io), 0);
+	EXPECT_ERRNO(ioctl(wo, MEM_IOCTL_READ_OBJECT, &io), EBADF);
+	EXPECT_EQ(dma_copy(wo, off, dst, len, NULL), 0);
+	EXPECT_EQ(pread(fd, buf, len, dst), len);
+	EXPECT_EQ(check_pattern(buf, len, off, 110), -1);
+	EXPECT_EQ(free_object(wo, id), 0);
+	EXPECT_EQ(info_now(wo).objects_fd, 0);
+	close(wo);
+	free(buf);
+}
+
+/* Device memory is data: no executable mapping, now or by mprotect(). */
+static void test_no_exec_mappings(int fd)
+{
+	int r;
+
+	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++) {
+		__u64 off = region_off(r);
+		void *map;
+
+		EXPECT_MAP_ERRNO(mmap(NULL, page_size, PROT_READ | PROT_EXEC, MAP_SHARED,
+				      fd, off), EPERM);
+		map = mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, off);
+		EXPECT(map != MAP_FAILED);
+		if (map == MAP_FAILED)
+			continue;
+		EXPECT_ERRNO(mprotect(map, page_size, PROT_READ | PROT_EXEC), EACCES);
+		munmap(map, page_size);
+	}
+}
+
 /* ---- Concurrency ---- */
 
 #define THREADS 4
@@ -1147,16 +1297,6 @@ static void test_debugfs_root_only(int fd)
 
 /* ---- Streaming DMA copies ---- */
 
-static int dma_copy(int fd, __u64 src, __u64 dst, __u64 len, __u32 *engine)
-{
-	struct memdriver_dma_copy req = { .src = src, .dst = dst, .len = len };
-	int ret = ioctl(fd, MEM_IOCTL_DMA_COPY, &req);
-
-	if (engine)
-		*engine = req.engine;
-	return ret;
-}
-
 static void check_dma_copy(int fd, __u64 src, __u64 dst, size_t len, unsigned int seed)
 {
 	__u8 *buf = xmalloc(len + 2);
@@ -1309,6 +1449,7 @@ struct fuzz_object {
 
 struct fuzz_fd {
 	int fd;			/* -1: closed */
+	int mode;		/* O_RDONLY, O_WRONLY or O_RDWR */
 	unsigned int file;	/* which open() this is */
 	long long pos;		/* the file position the kernel must have */
 	struct fuzz_object *objs;
@@ -1317,6 +1458,7 @@ struct fuzz_fd {
 
 struct fuzz_map {
 	__u8 *addr;		/* NULL: free slot */
+	int prot;
 	unsigned int file;	/* a mapping keeps its file, and its objects, alive */
 	__u64 off;
 	size_t len;
@@ -1447,7 +1589,10 @@ static struct fuzz_fd *fz_pick_fd(void)
 	struct fuzz_fd *f = &fz.fds[fz_below(FUZZ_FDS)];
 
 	if (f->fd < 0) {
-		f->fd = open(dev_path, O_RDWR);
+		static const int modes[] = { O_RDWR, O_RDWR, O_RDONLY, O_WRONLY };
+
+		f->mode = modes[fz_below(ARRAY_SIZE(modes))];
+		f->fd = open(dev_path, f->mode);
 		if (f->fd < 0)
 			fz_fail("open", -errno, 0);
 		f->pos = 0;
@@ -1464,10 +1609,19 @@ static void fz_check_pos(struct fuzz_fd *f)
 	fz_check("file position", pos, f->pos);
 }
 
-static long long fz_expected_rw(long long off, size_t len, bool write)
+static bool fz_can(const struct fuzz_fd *f, bool write)
+{
+	return f->mode == O_RDWR || f->mode == (write ? O_WRONLY : O_RDONLY);
+}
+
+static long long fz_expected_rw(const struct fuzz_fd *f, long long off, size_t len,
+				bool write)
 {
 	if (off < 0)
 		return -EINVAL;
+	/* The VFS checks the open mode before count, pointer and position. */
+	if (!fz_can(f, write))
+		return -EBADF;
 	if (!len)
 		return 0;
 	if ((__u64)off >= info.total_size)
@@ -1480,7 +1634,7 @@ static void fz_rw(bool to_dev, bool positional, bool bad_pointer)
 	struct fuzz_fd *f = fz_pick_fd();
 	long long off = positional ? fz_offset() : f->pos;
 	size_t len = fz_len();
-	long long want = fz_expected_rw(off, len, to_dev);
+	long long want = fz_expected_rw(f, off, len, to_dev);
 	void *buf = bad_pointer ? unmapped_address() : fz.scratch;
 	long long ret;
 
@@ -1584,7 +1738,7 @@ static void fz_mmap(void)
 	__u64 pages = region_size(r) / page_size;
 	__u64 first = fz_below(pages), npages = 1 + fz_below(pages - first);
 	__u64 off = region_off(r) + first * page_size;
-	int flags = MAP_SHARED;
+	int flags = MAP_SHARED, prot = PROT_READ | PROT_WRITE;
 	long long want = 0;
 	void *addr;
 
@@ -1605,13 +1759,26 @@ static void fz_mmap(void)
 		flags = MAP_PRIVATE;
 		want = -EINVAL;
 	}
-	snprintf(fz_note(), FUZZ_NOTE, "mmap fd%d off %#llx pages %llu %s",
-		 (int)(f - fz.fds), (unsigned long long)off,
-		 (unsigned long long)npages, flags == MAP_SHARED ? "shared" : "private");
-	addr = mmap(NULL, npages * page_size, PROT_READ | PROT_WRITE, flags, f->fd, off);
+	/* A read-only fd mostly maps read-only: PROT_WRITE is refused. */
+	if (f->mode == O_RDONLY && fz_below(4))
+		prot = PROT_READ;
+	/*
+	 * The kernel checks the open mode after the offset's alignment and
+	 * before the driver: no mapping without FMODE_READ, no shared
+	 * writable one without FMODE_WRITE.
+	 */
+	if (kind != 2 && (f->mode == O_WRONLY ||
+			  (f->mode == O_RDONLY && flags == MAP_SHARED && (prot & PROT_WRITE))))
+		want = -EACCES;
+	snprintf(fz_note(), FUZZ_NOTE, "mmap fd%d (mode %d) off %#llx pages %llu %s%s",
+		 (int)(f - fz.fds), f->mode, (unsigned long long)off,
+		 (unsigned long long)npages, flags == MAP_SHARED ? "shared" : "private",
+		 prot & PROT_WRITE ? "" : " read-only");
+	addr = mmap(NULL, npages * page_size, prot, flags, f->fd, off);
 	fz_check("mmap", addr == MAP_FAILED ? -1 : 0, want);
 	if (addr != MAP_FAILED) {
 		m->addr = addr;
+		m->prot = prot;
 		m->file = f->file;
 		m->off = off;
 		m->len = npages * page_size;
@@ -1636,7 +1803,7 @@ static void fz_map_access(void)
 	}
 	at = fz_below(m->len);
 	len = 1 + fz_below(m->len - at < 512 ? m->len - at : 512);
-	if (fz_below(2)) {
+	if ((m->prot & PROT_WRITE) && fz_below(2)) {
 		snprintf(fz_note(), FUZZ_NOTE, "store %zu bytes at offset %#llx via mapping",
 			 len, (unsigned long long)(m->off + at));
 		fz_fill(m->addr + at, len);
@@ -1718,8 +1885,10 @@ static void fz_alloc(struct fuzz_fd *f)
 
 	snprintf(fz_note(), FUZZ_NOTE, "alloc fd%d (%d owned, %u live)",
 		 (int)(f - fz.fds), f->nr_objs, fz.live);
-	/* The module-wide cap is checked first. */
-	if (fz.base_total + fz.live >= info.max_objects)
+	/* The open mode first, then the module-wide cap, then the fd's. */
+	if (!fz_can(f, true))
+		want = -EBADF;
+	else if (fz.base_total + fz.live >= info.max_objects)
 		want = -ENOSPC;
 	else if ((unsigned int)f->nr_objs >= info.max_objects_per_fd)
 		want = -EDQUOT;
@@ -1749,7 +1918,13 @@ static void fz_free(struct fuzz_fd *f)
 		 bad ? " (bad pointer)" : "");
 	if (bad) {
 		fz_check("free, bad pointer",
-			 ioctl(f->fd, MEM_IOCTL_FREE_OBJECT, unmapped_address()), -EFAULT);
+			 ioctl(f->fd, MEM_IOCTL_FREE_OBJECT, unmapped_address()),
+			 fz_can(f, true) ? -EFAULT : -EBADF);
+		return;
+	}
+	if (!fz_can(f, true)) {
+		fz_check("free on a read-only fd", ioctl(f->fd, MEM_IOCTL_FREE_OBJECT, &id),
+			 -EBADF);
 		return;
 	}
 	fz_check("free", ioctl(f->fd, MEM_IOCTL_FREE_OBJECT, &id), o ? 0 : -ENOENT);
@@ -1772,6 +1947,8 @@ static void fz_object_io(struct fuzz_fd *f, bool write)
 	}
 	if (bad)
 		want = -EFAULT;
+	if (!fz_can(f, write))
+		want = -EBADF;
 	snprintf(fz_note(), FUZZ_NOTE, "%s object fd%d id %d flags %u%s",
 		 write ? "write" : "read", (int)(f - fz.fds), io.id, io.flags,
 		 bad ? " (bad pointer)" : "");
@@ -1825,6 +2002,8 @@ static void fz_dma_copy(struct fuzz_fd *f)
 	else if (src / a * a < (dst + len + a - 1) / a * a &&
 		 dst / a * a < (src + len + a - 1) / a * a)
 		want = -EINVAL;	/* the windows share a cache line */
+	if (!fz_can(f, true))
+		want = -EBADF;
 	snprintf(fz_note(), FUZZ_NOTE, "dma copy fd%d %#llx -> %#llx len %llu",
 		 (int)(f - fz.fds), (unsigned long long)src, (unsigned long long)dst,
 		 (unsigned long long)len);
@@ -1954,6 +2133,8 @@ static int run_fuzz(unsigned long long seed, unsigned long ops)
 	return 0;
 }
 
+static void die_usage(void);
+
 /* ---- memdriver_test faults / load-faults: fail every allocation once ---- */
 
 /*
@@ -2055,6 +2236,7 @@ static bool fault_alloc_object(int fd, unsigned int nth)
 
 static bool fault_free_object(int fd, unsigned int nth)
 {
+	struct memdriver_info before = info_now(fd);
 	int id = ioctl(fd, MEM_IOCTL_ALLOC_OBJECT), ret, err;
 	__u8 data[MEMDRIVER_PAYLOAD_SIZE];
 	bool struck;
@@ -2070,7 +2252,7 @@ static bool fault_free_object(int fd, unsigned int nth)
 		EXPECT_EQ(object_read(fd, id, data), 0);
 		EXPECT_EQ(free_object(fd, id), 0);
 	}
-	EXPECT_EQ(info_now(fd).objects_fd, 0);
+	EXPECT_EQ(info_now(fd).objects_fd, before.objects_fd);
 	return struck;
 }
 
@@ -2264,16 +2446,25 @@ static const char *remap_pfn_range_unsafe(void)
 	return "x86 PAT warns in remap_pfn_range()'s own error path";
 }
 
+/*
+ * The object calls allocate different things depending on what the fd
+ * already holds: nothing more than the object while it is alone (the
+ * xarray keeps index 0 in its head), a node for the second, a new leaf at
+ * 64 and a new level at 4096. Each runs in every one of these states.
+ */
+static const unsigned int fault_held[] = { 0, 1, 63, 64, 4096 };
+
 static const struct {
 	const char *name;
 	bool (*run)(int fd, unsigned int nth);
 	const char *(*skip)(void);
+	bool per_held;		/* once per fault_held[] state */
 } fault_ops[] = {
 	{ .name = "open", .run = fault_open },
-	{ .name = "alloc_object", .run = fault_alloc_object },
-	{ .name = "free_object", .run = fault_free_object },
-	{ .name = "read_object", .run = fault_read_object },
-	{ .name = "write_object", .run = fault_write_object },
+	{ .name = "alloc_object", .run = fault_alloc_object, .per_held = true },
+	{ .name = "free_object", .run = fault_free_object, .per_held = true },
+	{ .name = "read_object", .run = fault_read_object, .per_held = true },
+	{ .name = "write_object", .run = fault_write_object, .per_held = true },
 	{ .name = "get_info", .run = fault_get_info },
 	{ .name = "read", .run = fault_read },
 	{ .name = "write", .run = fault_write },
@@ -2296,34 +2487,72 @@ static int fault_points(bool (*run)(int fd, unsigned int nth), int fd)
 	return -1;
 }
 
+/* Allocate @n objects on @fd; returns their ids (freed by fault_release). */
+static int *fault_hold(int fd, unsigned int n)
+{
+	int *ids = xmalloc((n + 1) * sizeof(*ids));
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		ids[i] = ioctl(fd, MEM_IOCTL_ALLOC_OBJECT);
+		EXPECT(ids[i] > 0);
+	}
+	return ids;
+}
+
+static void fault_release(int fd, int *ids, unsigned int n)
+{
+	while (n--)
+		EXPECT_EQ(free_object(fd, ids[n]), 0);
+	free(ids);
+}
+
 static int run_faults(void)
 {
-	int n = ARRAY_SIZE(fault_ops), i, failed = 0, total = 0, fd = open_dev();
+	int n = 0, i, failed = 0, total = 0, test = 0, fd = open_dev();
 	struct memdriver_info before = info_now(fd);
+	unsigned int h;
 
+	for (i = 0; i < (int)ARRAY_SIZE(fault_ops); i++)
+		n += fault_ops[i].per_held ? ARRAY_SIZE(fault_held) : 1;
 	printf("KTAP version 1\n1..%d\n", n);
 	if (!fail_nth_open()) {
 		printf("# /proc/thread-self/fail-nth: %s\n", strerror(errno));
-		for (i = 0; i < n; i++)
-			printf("ok %d - faults: %s # SKIP no fault injection\n",
-			       i + 1, fault_ops[i].name);
+		for (i = 1; i <= n; i++)
+			printf("ok %d - faults # SKIP no fault injection\n", i);
 		return 0;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < (int)ARRAY_SIZE(fault_ops); i++) {
 		const char *why = fault_ops[i].skip ? fault_ops[i].skip() : NULL;
-		int points;
+		unsigned int states = fault_ops[i].per_held ? ARRAY_SIZE(fault_held) : 1;
 
-		if (why) {
-			printf("ok %d - faults: %s # SKIP %s\n", i + 1, fault_ops[i].name, why);
-			continue;
+		for (h = 0; h < states; h++) {
+			unsigned int held = fault_ops[i].per_held ? fault_held[h] : 0;
+			char state[64] = "";
+			int points, *ids;
+
+			test++;
+			if (fault_ops[i].per_held)
+				snprintf(state, sizeof(state), ", fd holding %u objects", held);
+			if (!why && held + 1 > before.max_objects_per_fd)
+				why = "the per-fd cap is lower";
+			if (!why && before.objects_total + held + 1 > before.max_objects)
+				why = "the module-wide cap is lower";
+			if (why) {
+				printf("ok %d - faults: %s%s # SKIP %s\n", test,
+				       fault_ops[i].name, state, why);
+				continue;
+			}
+			case_failed = 0;
+			ids = fault_hold(fd, held);
+			points = fault_points(fault_ops[i].run, fd);
+			fault_release(fd, ids, held);
+			if (points > 0)
+				total += points;
+			printf("%s %d - faults: %s%s, %d failure points, each a clean errno\n",
+			       ktap_result(), test, fault_ops[i].name, state, points);
+			failed += case_failed;
 		}
-		case_failed = 0;
-		points = fault_points(fault_ops[i].run, fd);
-		if (points > 0)
-			total += points;
-		printf("%s %d - faults: %s, %d failure points, each a clean errno\n",
-		       ktap_result(), i + 1, fault_ops[i].name, points);
-		failed += case_failed;
 	}
 	/* Some calls allocate nothing (free_object), but not all of them. */
 	case_failed = 0;
@@ -2331,7 +2560,7 @@ static int run_faults(void)
 	EXPECT_EQ(info_now(fd).objects_total, before.objects_total);
 	close(fd);
 	failed += case_failed;
-	printf("# faults: %d failure points injected in %d calls\n", total, n);
+	printf("# faults: %d failure points injected in %d calls and states\n", total, n);
 	printf("memdriver_test: %d passed, %d failed\n", n - failed, failed);
 	return failed ? 1 : 0;
 }
@@ -2342,17 +2571,101 @@ static bool module_loaded(void)
 }
 
 /*
- * finit_module() with every failure point on the load path armed in turn:
- * each failed load returns a clean errno and leaves no module, class or
- * device node behind; one that succeeds anyway is unloaded again.
+ * While loads fail, another thread keeps opening the devices. A device that
+ * could be opened during a load that then fails would leave an fd on a
+ * freed module: open() must refuse until the load has succeeded. The
+ * opener never holds an fd across an unload (main waits for it to ack).
+ */
+struct load_opener {
+	int gen;		/* main: the load in progress */
+	int decided;		/* main: the last load whose result is known */
+	int failed;		/* main: that load failed */
+	int paused;		/* main: stop opening, ack and wait */
+	int stop;
+	int ack;		/* opener: paused at this decided load, no fd held */
+	unsigned int opens, survivors, nr_devs;
+};
+
+static int lo_get(const int *field)
+{
+	return __atomic_load_n(field, __ATOMIC_ACQUIRE);
+}
+
+static void lo_set(int *field, int v)
+{
+	__atomic_store_n(field, v, __ATOMIC_RELEASE);
+}
+
+static void *load_opener_run(void *arg)
+{
+	struct load_opener *lo = arg;
+	unsigned int k = 0;
+	char path[64], byte;
+
+	while (!lo_get(&lo->stop)) {
+		int gen, decided, f;
+
+		if (lo_get(&lo->paused)) {
+			lo_set(&lo->ack, lo_get(&lo->decided));
+			sched_yield();
+			continue;
+		}
+		gen = lo_get(&lo->gen);
+		decided = lo_get(&lo->decided);
+		snprintf(path, sizeof(path), "/dev/memdriver%u", k++ % lo->nr_devs);
+		f = open(path, O_RDWR | O_CLOEXEC);
+		if (f < 0)
+			continue;
+		/* Opened during load @gen: hold the fd until it is decided. */
+		while (decided != gen && lo_get(&lo->decided) != gen && !lo_get(&lo->stop))
+			sched_yield();
+		if (decided != gen && lo_get(&lo->failed)) {
+			lo->survivors++;
+			printf("# an fd on %s survived a failed load; read gives %zd\n",
+			       path, read(f, &byte, 1));
+		}
+		lo->opens++;
+		close(f);
+	}
+	return NULL;
+}
+
+/*
+ * finit_module() with failure points on the load path armed in turn: each
+ * failed load returns a clean errno and leaves no module, class or device
+ * node behind; one that succeeds anyway is unloaded again. --stride N visits
+ * every Nth point only (from --offset): on a kernel whose unloads each wait
+ * seconds (DEBUG_KOBJECT_RELEASE).
  */
 static int run_load_faults(int argc, char **argv)
 {
-	const char *params = argc > 1 ? argv[1] : "";
+	unsigned int nth, stride = 1, offset = 0, ndev = 1;
+	struct load_opener lo = {};
+	const char *params = "";
 	int ko, points = 0, ret, err;
-	unsigned int nth;
+	pthread_t opener;
 	bool struck;
 
+	while (argc > 2 && !strncmp(argv[0], "--", 2)) {
+		if (!strcmp(argv[0], "--stride"))
+			stride = strtoul(argv[1], NULL, 0);
+		else if (!strcmp(argv[0], "--offset"))
+			offset = strtoul(argv[1], NULL, 0);
+		else
+			break;
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 1 || argc > 2 || !stride)
+		die_usage();
+	if (argc > 1) {
+		const char *nd = strstr(argv[1], "nr_devices=");
+
+		params = argv[1];
+		if (nd)
+			ndev = strtoul(nd + strlen("nr_devices="), NULL, 0);
+	}
+	offset %= stride;
 	printf("KTAP version 1\n1..1\n");
 	ko = open(argv[0], O_RDONLY | O_CLOEXEC);
 	if (ko < 0 || !fail_nth_open() || module_loaded()) {
@@ -2360,17 +2673,24 @@ static int run_load_faults(int argc, char **argv)
 		       argv[0], strerror(errno));
 		return 2;
 	}
+	lo.nr_devs = ndev ? ndev : 1;
+	if (pthread_create(&opener, NULL, load_opener_run, &lo))
+		return 2;
 	case_failed = 0;
-	for (nth = 1; nth < FAULT_MAX_NTH && !case_failed; nth++) {
+	for (nth = 1 + offset; nth < FAULT_MAX_NTH && !case_failed; nth += stride) {
+		lo_set(&lo.gen, lo.gen + 1);
 		fail_nth_arm(nth);
 		ret = syscall(SYS_finit_module, ko, params, 0);
 		err = errno;
 		struck = fail_nth_disarm();
+		lo_set(&lo.failed, ret != 0);
+		lo_set(&lo.paused, true);
+		lo_set(&lo.decided, lo.gen);
+		while (lo_get(&lo.ack) != lo.gen)
+			sched_yield();
 		if (ret == 0) {
 			EXPECT(module_loaded());
 			EXPECT_EQ(syscall(SYS_delete_module, "memdriver", O_NONBLOCK), 0);
-			if (!struck)
-				break;
 		} else {
 			/*
 			 * EINVAL too: the kernel reports some failed
@@ -2382,13 +2702,59 @@ static int run_load_faults(int argc, char **argv)
 			EXPECT(access("/sys/class/memdriver", F_OK) != 0);
 			EXPECT(access(dev_path, F_OK) != 0);
 		}
+		lo_set(&lo.paused, false);
 		points += struck;
+		if (ret == 0 && !struck)
+			break;
 	}
+	lo_set(&lo.stop, true);
+	pthread_join(opener, NULL);
 	EXPECT(nth < FAULT_MAX_NTH);
 	EXPECT(!module_loaded());
+	EXPECT_EQ(lo.survivors, 0);
 	close(ko);
-	printf("%s 1 - load-faults: %d failure points on the load path, each unwound\n",
-	       ktap_result(), points);
+	printf("# load-faults: %u opens raced the loads, %u fds outlived a failed load\n",
+	       lo.opens, lo.survivors);
+	printf("%s 1 - load-faults%s%s: %d failure points on the load path",
+	       ktap_result(), *params ? " " : "", params, points);
+	printf(" (every %u%s), each unwound\n", stride, stride == 1 ? "" : " from an offset");
+	printf("memdriver_test: %d passed, %d failed\n", !case_failed, case_failed);
+	return case_failed;
+}
+
+/* ---- memdriver_test hold: release() of an fd with many objects ---- */
+
+/*
+ * Fill one fd with @n objects and close it: release() frees them all, and
+ * must yield the CPU while it does (the guest watches for soft lockups).
+ */
+static int run_hold(unsigned long n)
+{
+	int fd = open_dev(), other = open_dev(), id = 0;
+	struct memdriver_info before = info_now(other);
+	struct timespec t0, t1;
+	unsigned long i;
+
+	printf("KTAP version 1\n1..1\n");
+	case_failed = 0;
+	for (i = 0; i < n; i++) {
+		id = ioctl(fd, MEM_IOCTL_ALLOC_OBJECT);
+		if (id <= 0)
+			break;
+	}
+	EXPECT_EQ(i, n);
+	if (id <= 0)
+		printf("# alloc %lu: %s\n", i + 1, strerror(errno));
+	EXPECT_EQ(info_now(fd).objects_fd, i);
+	EXPECT_EQ(info_now(other).objects_device, before.objects_device + i);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(close(fd), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	EXPECT_EQ(info_now(other).objects_total, before.objects_total);
+	close(other);
+	printf("# hold: closing an fd with %lu objects took %.0f ms\n", i,
+	       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	printf("%s 1 - hold %lu objects, then close\n", ktap_result(), n);
 	printf("memdriver_test: %d passed, %d failed\n", !case_failed, case_failed);
 	return case_failed;
 }
@@ -2401,6 +2767,9 @@ static int run_load_faults(int argc, char **argv)
 struct stress_shared {
 	pthread_barrier_t held;		/* every worker holds its objects */
 	pthread_barrier_t counted;	/* the parent has counted them */
+	int stop_watch;
+	unsigned long watch_reads, watch_bad;
+	long long watch_worst;		/* the first impossible count seen */
 	int live[STRESS_MAX_WORKERS];
 	int errors[STRESS_MAX_WORKERS];
 };
@@ -2527,6 +2896,35 @@ static void stress_process(struct stress_shared *sh, int proc, int threads,
 		pthread_join(t[i], NULL);
 }
 
+/* A count the device reports must lie in 0..max_objects at every moment. */
+static void stress_watch_value(struct stress_shared *sh, long long v, long long max)
+{
+	if (v >= 0 && v <= max)
+		return;
+	if (!sh->watch_bad++)
+		sh->watch_worst = v;
+}
+
+/* Reads every object count while the workers run, until told to stop. */
+static void stress_watch(struct stress_shared *sh, int fd)
+{
+	struct memdriver_info now;
+	char dir[256];
+
+	class_dir(dir, sizeof(dir));
+	while (!__atomic_load_n(&sh->stop_watch, __ATOMIC_ACQUIRE)) {
+		memset(&now, 0, sizeof(now));
+		if (get_info(fd, &now)) {
+			stress_watch_value(sh, -errno, 0);
+			continue;
+		}
+		stress_watch_value(sh, now.objects_device, now.max_objects);
+		stress_watch_value(sh, now.objects_total, now.max_objects);
+		stress_watch_value(sh, read_sysfs_number(dir, "objects"), now.max_objects);
+		sh->watch_reads++;
+	}
+}
+
 static int run_stress(int procs, int threads, int rounds)
 {
 	int workers = procs * threads, i, status, fd = open_dev();
@@ -2536,7 +2934,7 @@ static int run_stress(int procs, int threads, int rounds)
 	pthread_barrierattr_t attr;
 	struct stress_shared *sh;
 	char dir[256];
-	pid_t pid;
+	pid_t pid, watcher;
 
 	slice -= slice % page_size;
 	printf("KTAP version 1\n1..1\n");
@@ -2560,6 +2958,12 @@ static int run_stress(int procs, int threads, int rounds)
 	/* A worker that dies would leave the barriers waiting forever. */
 	alarm(1200);
 	case_failed = 0;
+	watcher = fork();
+	if (watcher == 0) {
+		stress_watch(sh, fd);
+		_exit(0);
+	}
+	EXPECT(watcher > 0);
 	for (i = 0; i < procs; i++) {
 		pid = fork();
 		if (pid == 0) {
@@ -2582,8 +2986,20 @@ static int run_stress(int procs, int threads, int rounds)
 	EXPECT_EQ(read_sysfs_number(dir, "objects"), before.objects_device + live);
 	pthread_barrier_wait(&sh->counted);
 
-	while ((pid = wait(&status)) > 0)
+	for (i = 0; i < procs; i++) {
+		pid = wait(&status);
+		EXPECT(pid > 0 && pid != watcher);
 		EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	__atomic_store_n(&sh->stop_watch, 1, __ATOMIC_RELEASE);
+	EXPECT_EQ(waitpid(watcher, &status, 0), watcher);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Never negative (4294967295) or above the cap, at any moment. */
+	EXPECT_EQ(sh->watch_bad, 0);
+	EXPECT(sh->watch_reads > 0);
+	printf("# stress: %lu readings of each count while workers ran, %lu impossible",
+	       sh->watch_reads, sh->watch_bad);
+	printf(" (first %lld)\n", sh->watch_worst);
 	for (i = 0; i < workers; i++)
 		errors += sh->errors[i];
 	EXPECT_EQ(errors, 0);
@@ -3277,6 +3693,9 @@ static const struct test_case cases[] = {
 	{ "mmap_regions", test_mmap_regions },
 	{ "mmap_window", test_mmap_window },
 	{ "mmap_errors", test_mmap_errors },
+	{ "readonly_fd", test_readonly_fd },
+	{ "writeonly_fd", test_writeonly_fd },
+	{ "no_exec_mappings", test_no_exec_mappings },
 	{ "concurrency", test_concurrency },
 	{ "device_node", test_device_node },
 	{ "devices_independent", test_devices_independent },
@@ -3331,7 +3750,8 @@ static void die_usage(void)
 		"                      fuzz [--seed N] [--ops N] |\n"
 		"                      bench [--quick] [--runs N] [P1..P5...] |\n"
 		"                      stress [--procs N] [--threads N] [--rounds N] |\n"
-		"                      faults | load-faults MODULE.ko [PARAMS]]\n");
+		"                      faults | hold N |\n"
+		"                      load-faults [--stride N] [--offset N] MODULE.ko [PARAMS]]\n");
 	exit(2);
 }
 
@@ -3339,7 +3759,7 @@ int main(int argc, char **argv)
 {
 	const char *mode = "test", *only = NULL;
 	unsigned long long seed = time(NULL);
-	unsigned long ops = 100000;
+	unsigned long ops = 100000, hold = 0;
 	int i, fd, procs = 4, threads = 4, rounds = 1000;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -3350,8 +3770,10 @@ int main(int argc, char **argv)
 			fresh_load = true;
 		else if (!strcmp(argv[i], "bench"))
 			return run_bench(argc - i - 1, argv + i + 1);
-		else if (!strcmp(argv[i], "load-faults") && (argc - i == 2 || argc - i == 3))
+		else if (!strcmp(argv[i], "load-faults"))
 			return run_load_faults(argc - i - 1, argv + i + 1);
+		else if (!strcmp(argv[i], "hold") && i + 1 < argc)
+			mode = argv[i], hold = strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--ops") && i + 1 < argc)
@@ -3387,6 +3809,8 @@ int main(int argc, char **argv)
 		return run_stress(procs, threads, rounds);
 	if (!strcmp(mode, "faults"))
 		return run_faults();
+	if (!strcmp(mode, "hold"))
+		return run_hold(hold);
 	if (!strcmp(mode, "tutorial")) {
 		fd = open_dev();
 		case_failed = 0;

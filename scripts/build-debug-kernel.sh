@@ -46,6 +46,8 @@ DK_DIR=$MEMDRIVER_CACHE/debug-kernels
 KCONFIG_DIR=$MEMDRIVER_TOP/scripts/kconfig
 FRAGMENTS=("$KCONFIG_DIR/qemu.config" "$KCONFIG_DIR/qemu-$karch.config"
 	"$KCONFIG_DIR/debug.config")
+# Checks only one arch's kernel runs (see the fragment for why).
+[ -f "$KCONFIG_DIR/debug-$karch.config" ] && FRAGMENTS+=("$KCONFIG_DIR/debug-$karch.config")
 # Fixed build identity: the same inputs give the same kernel (and ccache hits).
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=memdriver KBUILD_BUILD_HOST=memdriver

@@ -33,6 +33,13 @@ round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
 FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 DEBUG=0
 [ -f /guest.conf ] && . /guest.conf
 echo "# guest: kernel $(uname -r) $(uname -m), page size $page_bytes"
+# Debug kernels show what they check with (CONFIG_IKCONFIG_PROC).
+kconfig() { zcat /proc/config.gz 2>/dev/null | grep -qx "CONFIG_$1=y"; }
+KOBJECT_RELEASE=false
+if kconfig DEBUG_KOBJECT_RELEASE; then
+	KOBJECT_RELEASE=true
+	echo "# guest: CONFIG_DEBUG_KOBJECT_RELEASE=y: every kobject released 1-4 s late"
+fi
 
 KMEMLEAK=/sys/kernel/debug/kmemleak
 # kmemleak reports only objects older than about 5 s: scan, wait, scan.
@@ -77,9 +84,9 @@ fi
 
 # ---- 1. Default parameters ----
 # (Debug kernels: smaller object caps, so the cap cases fill them in
-# seconds rather than minutes.)
+# seconds rather than minutes; room for faults' fd holding 4096 objects.)
 LOAD1=
-[ "$DEBUG" = 1 ] && LOAD1="max_objects=4096 max_objects_per_fd=1024"
+[ "$DEBUG" = 1 ] && LOAD1="max_objects=16384 max_objects_per_fd=8192"
 check "insmod with defaults${LOAD1:+ but $LOAD1}" insmod $KO $LOAD1
 check "/dev/memdriver0 is a char device" test -c /dev/memdriver0
 check "/dev/memdriver0 mode is 0600" \
@@ -182,7 +189,30 @@ check "memdriver_test on memdriver1" /memdriver_test --fresh -d /dev/memdriver1
 	check "memdriver_test on memdriver0" /memdriver_test --fresh -d /dev/memdriver0
 check "fuzz at small caps: $FUZZ_CAPS_OPS operations (seed $((FUZZ_SEED + 1)))" \
 	/memdriver_test -d /dev/memdriver1 fuzz --seed $((FUZZ_SEED + 1)) --ops "$FUZZ_CAPS_OPS"
+if $FAULTS; then
+	# The second device, with odd region sizes and small caps.
+	echo "MEMDRIVER-FAULTS-BEGIN"
+	/memdriver_test -d /dev/memdriver1 faults
+	rc=$?
+	echo "MEMDRIVER-FAULTS-END"
+	check "every allocation and user copy of each call failed once on memdriver1" test $rc = 0
+fi
 check "rmmod after custom load" rmmod memdriver
+
+# ---- 2a. release() of an fd holding many objects yields the CPU ----
+# The soft-lockup detector reports a CPU that has not scheduled for twice
+# watchdog_thresh seconds: 2 s here, for this step only.
+HOLD=1048576
+[ "$DEBUG" = 1 ] && HOLD=262144
+check "insmod with caps of 16M objects" insmod $KO max_objects=16777216 max_objects_per_fd=16777216
+thresh=$(cat /proc/sys/kernel/watchdog_thresh 2>/dev/null)
+[ -n "$thresh" ] && echo 1 >/proc/sys/kernel/watchdog_thresh
+/memdriver_test hold $HOLD >/tmp/hold.log 2>&1
+rc=$?
+[ -n "$thresh" ] && echo "$thresh" >/proc/sys/kernel/watchdog_thresh
+sed 's/^/# /' /tmp/hold.log
+check "close of an fd holding $HOLD objects frees them all${thresh:+, no soft lockup at watchdog_thresh=1}" test $rc = 0
+check "rmmod after holding $HOLD objects" rmmod memdriver
 
 # ---- 2b. modprobe from /lib/modules (as make install lays it out) with
 # contrib/memdriver.conf in /etc/modprobe.d ----
@@ -215,11 +245,20 @@ done
 
 # ---- 4. Failing every allocation of the load, in turn ----
 if $FAULTS; then
+	# With DEBUG_KOBJECT_RELEASE every failed load waits seconds for its
+	# kobjects: visit every 40th point there, from an offset the seed picks.
+	stride="--stride 1"
+	$KOBJECT_RELEASE && stride="--stride 40 --offset $FUZZ_SEED"
 	echo "MEMDRIVER-FAULTS-BEGIN"
-	/memdriver_test load-faults $KO
-	rc=$?
+	/memdriver_test load-faults $stride $KO
+	rc1=$?
+	# Two devices, while another thread keeps opening them: device 0
+	# exists while device 1's creation fails.
+	/memdriver_test load-faults $stride $KO nr_devices=2
+	rc2=$?
 	echo "MEMDRIVER-FAULTS-END"
-	check "load with every failure point armed in turn" test $rc = 0
+	check "load with failure points armed in turn ($stride)" test $rc1 = 0
+	check "two-device load with failure points armed, devices opened meanwhile" test $rc2 = 0
 	kmemleak_clean
 	check "kmemleak after the failed loads: no leak but the kernel's own ($known_leaks)" test $? = 0
 fi
@@ -229,6 +268,8 @@ fi
 # shrunk before they are counted (on KASAN kernels that also empties the
 # quarantine of freed objects); one cycle warms up first.
 CYCLES=100
+# Each unload waits 1-4 s per kobject stage with DEBUG_KOBJECT_RELEASE.
+$KOBJECT_RELEASE && CYCLES=30
 cycle() {
 	insmod $KO && if [ $(($1 % 2)) = 1 ]; then
 		/memdriver_test test release_frees_objects >/dev/null

@@ -152,7 +152,7 @@ errors+='|slab .* Redzone|Redzone overwritten|Object already free|Poison overwri
 errors+='|kernel BUG at|BUG: KASAN|unreferenced object 0x|possible circular locking'
 errors+='|possible recursive locking|inconsistent lock state|BUG: sleeping function'
 errors+='|suspicious RCU usage|DMA-API:|blocked for more than|stack-protector'
-errors+='|Kernel stack is corrupted|usercopy: Kernel memory'
+errors+='|Kernel stack is corrupted|usercopy: Kernel memory|ODEBUG:'
 # Lines that match the above but report nothing: DMA-API debug's boot notes.
 benign='DMA-API: (preallocated [0-9]+ debug entries|debugging enabled by kernel config)'
 # Between the guest's FAULTS markers allocations fail on purpose, and some
