@@ -751,8 +751,9 @@ static struct dma_chan *memdriver_dma_chan_get(void)
 	}
 	memdriver_dma_chan = chan;
 	memdriver_dma_seen_set(chan, true);
-	pr_info("DMA copies by %s on %s\n", dma_chan_name(chan),
-		dev_name(chan->device->dev));
+	/* Debug only: the load message named it, and copies log nothing. */
+	pr_debug("DMA copies by %s on %s\n", dma_chan_name(chan),
+		 dev_name(chan->device->dev));
 out:
 	mutex_unlock(&memdriver_dma_lock);
 	return chan;
