@@ -204,8 +204,6 @@ static struct kmem_cache *memdriver_object_cache;
 static struct memdriver_dev *memdriver_devs[MEMDRIVER_MAX_DEVICES];
 static atomic_t memdriver_nr_objects = ATOMIC_INIT(0);
 static struct dentry *memdriver_debugfs_root;
-/* A dmaengine memcpy channel, or NULL: streaming-DMA copies use the CPU. */
-static struct dma_chan *memdriver_dma_chan;
 
 /* ---- Regions: each allocator's alloc, free and mmap side by side ---- */
 
@@ -642,6 +640,176 @@ static int memdriver_object_io(struct memdriver_file *mf,
 
 /* ---- Streaming DMA: copy between two windows the way a device would ---- */
 
+/*
+ * dma_engine=auto|cpu|engine: who does MEM_IOCTL_DMA_COPY. Read-only once
+ * loaded: the channel it leads to is taken once and kept until unload.
+ */
+static const char * const memdriver_dma_modes[] = {
+	[MEMDRIVER_DMA_MODE_AUTO] = "auto",
+	[MEMDRIVER_DMA_MODE_CPU] = "cpu",
+	[MEMDRIVER_DMA_MODE_ENGINE] = "engine",
+};
+
+static unsigned int dma_engine_mode = MEMDRIVER_DMA_MODE_AUTO;
+
+static int memdriver_dma_mode_set(const char *val, const struct kernel_param *kp)
+{
+	int mode = sysfs_match_string(memdriver_dma_modes, val);
+
+	if (mode < 0) {
+		pr_err("dma_engine=%s is not one of auto, cpu, engine\n", val);
+		return -EINVAL;
+	}
+	*(unsigned int *)kp->arg = mode;
+	return 0;
+}
+
+static int memdriver_dma_mode_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", memdriver_dma_modes[*(unsigned int *)kp->arg]);
+}
+
+static const struct kernel_param_ops memdriver_dma_mode_ops = {
+	.set = memdriver_dma_mode_set,
+	.get = memdriver_dma_mode_get,
+};
+module_param_cb(dma_engine, &memdriver_dma_mode_ops, &dma_engine_mode, 0444);
+MODULE_PARM_DESC(dma_engine, "Who copies for MEM_IOCTL_DMA_COPY: auto (a dmaengine memcpy channel if one can be had, else the CPU; default), cpu, engine (ENODEV without a channel)");
+
+/*
+ * The memcpy channel is borrowed, not owned: the first copy that needs it
+ * requests it, so a module that never copies holds none and a provider that
+ * probes after load (-EPROBE_DEFER, a module loaded later) is still found;
+ * it is released at unload. memdriver_dma_lock guards it and the retry state
+ * and serialises every descriptor on it: dmaengine_terminate_sync() kills
+ * every descriptor of the channel, so with one descriptor in flight at a
+ * time, a timed-out copy can only ever terminate its own.
+ */
+static DEFINE_MUTEX(memdriver_dma_lock);
+static struct dma_chan *memdriver_dma_chan;
+static bool memdriver_dma_tried;		/* a request failed ... */
+static unsigned long memdriver_dma_retry;	/* ... and is not retried before */
+
+/*
+ * The engine copies will use, for GET_INFO, sysfs and the load message:
+ * found by a look at load (request, then release at once) and confirmed by
+ * the first real request. Under memdriver_dma_seen_lock, never slept under.
+ */
+struct memdriver_dma_seen {
+	bool found;
+	bool held;
+	unsigned int align;
+	char chan[32];
+	char dev[64];
+};
+
+static DEFINE_SPINLOCK(memdriver_dma_seen_lock);
+static struct memdriver_dma_seen memdriver_dma_seen;
+static char memdriver_dma_load_note[160];
+
+/* Fault injection from debugfs (Debian's kernels lack CONFIG_FAULT_INJECTION). */
+enum {
+	MEMDRIVER_DMA_FAULT_NONE,
+	MEMDRIVER_DMA_FAULT_TIMEOUT,	/* the next descriptor times out */
+	MEMDRIVER_DMA_FAULT_ERROR,	/* the next descriptor reports an error */
+};
+
+static const char * const memdriver_dma_faults[] = {
+	[MEMDRIVER_DMA_FAULT_NONE] = "none",
+	[MEMDRIVER_DMA_FAULT_TIMEOUT] = "timeout",
+	[MEMDRIVER_DMA_FAULT_ERROR] = "error",
+};
+
+static atomic_t memdriver_dma_fault = ATOMIC_INIT(MEMDRIVER_DMA_FAULT_NONE);
+
+/*
+ * Beyond what the provider declares (copy_align; bcm2835 declares none), an
+ * engine gets whole 32-bit words at word-aligned addresses: what every
+ * memcpy engine moves at full speed, and all that QEMU's bcm2835 model can
+ * move (other lengths wrap its counter and hang the machine).
+ */
+#define MEMDRIVER_DMA_ENGINE_MIN_ALIGN	4
+
+/* is_dma_copy_aligned()'s alignment in bytes, but never below a word. */
+static unsigned int memdriver_dma_engine_align(struct dma_chan *chan)
+{
+	return max_t(unsigned int, 1U << chan->device->copy_align,
+		     MEMDRIVER_DMA_ENGINE_MIN_ALIGN);
+}
+
+static struct dma_chan *memdriver_dma_request(void)
+{
+	dma_cap_mask_t mask;
+
+	dma_cap_zero(mask);
+	dma_cap_set(DMA_MEMCPY, mask);
+	return dma_request_chan_by_mask(&mask);
+}
+
+static void memdriver_dma_seen_set(struct dma_chan *chan, bool held)
+{
+	struct memdriver_dma_seen seen = {
+		.found = true,
+		.held = held,
+		.align = memdriver_dma_engine_align(chan),
+	};
+
+	strscpy(seen.chan, dma_chan_name(chan), sizeof(seen.chan));
+	strscpy(seen.dev, dev_name(chan->device->dev), sizeof(seen.dev));
+	spin_lock(&memdriver_dma_seen_lock);
+	memdriver_dma_seen = seen;
+	spin_unlock(&memdriver_dma_seen_lock);
+}
+
+static struct memdriver_dma_seen memdriver_dma_seen_get(void)
+{
+	struct memdriver_dma_seen seen;
+
+	spin_lock(&memdriver_dma_seen_lock);
+	seen = memdriver_dma_seen;
+	spin_unlock(&memdriver_dma_seen_lock);
+	return seen;
+}
+
+/* The channel, requested on first need; NULL while none can be had. */
+static struct dma_chan *memdriver_dma_chan_get(void)
+{
+	struct dma_chan *chan;
+
+	mutex_lock(&memdriver_dma_lock);
+	chan = memdriver_dma_chan;
+	/*
+	 * Absent, or its provider not probed yet: ask again, but at most once
+	 * a second, since each request walks every DMA device under the
+	 * dmaengine core's global mutex.
+	 */
+	if (chan || (memdriver_dma_tried && time_before(jiffies, memdriver_dma_retry)))
+		goto out;
+	chan = memdriver_dma_request();
+	if (IS_ERR(chan)) {
+		memdriver_dma_tried = true;
+		memdriver_dma_retry = jiffies + HZ;
+		chan = NULL;
+		goto out;
+	}
+	memdriver_dma_chan = chan;
+	memdriver_dma_seen_set(chan, true);
+	/* Debug only: the load message named it, and copies log nothing. */
+	pr_debug("DMA copies by %s on %s\n", dma_chan_name(chan),
+		 dev_name(chan->device->dev));
+out:
+	mutex_unlock(&memdriver_dma_lock);
+	return chan;
+}
+
+/* At unload, when no file is open and so no copy can run. */
+static void memdriver_dma_chan_release(void)
+{
+	if (memdriver_dma_chan)
+		dma_release_channel(memdriver_dma_chan);
+	memdriver_dma_chan = NULL;
+}
+
 /* One side of a copy: a window inside one region. */
 struct memdriver_dma_window {
 	struct memdriver_region *r;
@@ -666,6 +834,11 @@ static int memdriver_dma_window_init(struct memdriver_dev *md, u64 pos, u64 len,
 	return 0;
 }
 
+static u8 *memdriver_dma_kaddr(const struct memdriver_dma_window *w)
+{
+	return w->r->cpu_addr + w->off;
+}
+
 /* Bytes from the window's offset that one mapping can cover. */
 static size_t memdriver_dma_chunk(const struct memdriver_dma_window *w, size_t len)
 {
@@ -675,10 +848,25 @@ static size_t memdriver_dma_chunk(const struct memdriver_dma_window *w, size_t l
 	return len;
 }
 
+/*
+ * The most one mapping on @dev may cover, in whole @granules (0: none):
+ * dma_max_mapping_size() is 256 KiB when swiotlb bounces, and an engine
+ * device also states the longest segment it takes.
+ */
+static size_t memdriver_dma_map_limit(struct device *dev, bool engine,
+				      size_t granule)
+{
+	size_t max = dma_max_mapping_size(dev);
+
+	if (engine)
+		max = min_t(size_t, max, dma_get_max_seg_size(dev));
+	return round_down(max, granule);
+}
+
 static int memdriver_dma_map(struct device *dev, struct memdriver_dma_window *w,
 			     size_t len)
 {
-	void *kaddr = w->r->cpu_addr + w->off;
+	void *kaddr = memdriver_dma_kaddr(w);
 	struct page *page;
 
 	if (w->r->ops->flags & MEMDRIVER_REGION_COHERENT) {
@@ -703,8 +891,8 @@ static void memdriver_dma_unmap(struct device *dev, struct memdriver_dma_window 
 }
 
 /*
- * No engine: the CPU does the device's part. It reads the source while that
- * stays mapped, owning it between sync_for_cpu and sync_for_device, and
+ * The CPU does the device's part of one chunk. It reads the source while
+ * that stays mapped, owning it between sync_for_cpu and sync_for_device, and
  * writes the destination only once it is unmapped: unmapping a FROM_DEVICE
  * buffer copies the device's view of it (a bounce buffer, say) back over it.
  */
@@ -714,38 +902,135 @@ static void memdriver_dma_copy_by_cpu(struct device *dev,
 {
 	if (src->mapped)
 		dma_sync_single_for_cpu(dev, src->addr, len, src->dir);
-	memcpy(dst->r->cpu_addr + dst->off, src->r->cpu_addr + src->off, len);
+	memcpy(memdriver_dma_kaddr(dst), memdriver_dma_kaddr(src), len);
 	if (src->mapped)
 		dma_sync_single_for_device(dev, src->addr, len, src->dir);
 }
 
-static void memdriver_dma_done(void *done)
+/* No engine: the whole window by CPU, mapped for our own device. */
+static int memdriver_dma_copy_cpu(struct device *dev,
+				  struct memdriver_dma_window *src,
+				  struct memdriver_dma_window *dst, size_t len)
 {
-	complete(done);
+	size_t max = memdriver_dma_map_limit(dev, false, 1), done = 0;
+	int ret;
+
+	if (!max)
+		return -ENOMEM;
+	while (done < len) {
+		size_t n = min3(len - done, memdriver_dma_chunk(src, len - done),
+				memdriver_dma_chunk(dst, len - done));
+
+		n = min(n, max);
+		ret = memdriver_dma_map(dev, src, n);
+		if (ret)
+			return ret;
+		ret = memdriver_dma_map(dev, dst, n);
+		memdriver_dma_unmap(dev, dst, n);
+		if (!ret)
+			memdriver_dma_copy_by_cpu(dev, src, dst, n);
+		memdriver_dma_unmap(dev, src, n);
+		if (ret)
+			return ret;
+		src->off += n;
+		dst->off += n;
+		done += n;
+		cond_resched();
+	}
+	return 0;
 }
 
-static int memdriver_dma_copy_by_engine(struct dma_chan *chan, dma_addr_t dst,
-					dma_addr_t src, size_t len)
-{
-	DECLARE_COMPLETION_ONSTACK(done);
-	struct dma_async_tx_descriptor *tx;
-	dma_cookie_t cookie;
+/* One descriptor's fate, written by its callback. */
+struct memdriver_dma_job {
+	struct completion done;
+	struct dmaengine_result result;
+};
 
+/*
+ * callback_result, not callback: only it tells a failed transfer from a
+ * finished one. complete() comes last: the waiter's stack frame may be gone
+ * right after it.
+ */
+static void memdriver_dma_done(void *param, const struct dmaengine_result *result)
+{
+	struct memdriver_dma_job *job = param;
+
+	job->result = *result;
+	complete(&job->done);
+}
+
+/*
+ * The wait ran out. memdriver_dma_lock keeps every other descriptor off the
+ * channel, so terminating all of them kills no other thread's copy. Only if
+ * terminate worked is the engine known to be done with the mapping and the
+ * callback known never to run (terminate_sync also waits for callbacks in
+ * progress). A provider that cannot terminate (-EINVAL without
+ * device_terminate_all) leaves one safe choice: wait for the descriptor to
+ * end, however long, since returning would unmap memory the engine may still
+ * write and leave the callback a dead stack frame.
+ */
+static int memdriver_dma_abort(struct dma_chan *chan, struct memdriver_dma_job *job)
+{
+	int ret = dmaengine_terminate_sync(chan);
+
+	if (ret) {
+		dev_warn(chan->device->dev, "%s: cannot terminate a timed-out copy (%d), waiting for it\n",
+			 dma_chan_name(chan), ret);
+		wait_for_completion(&job->done);
+	}
+	return -ETIMEDOUT;
+}
+
+/* A piece the engine would not take, for the CPU to copy instead. */
+#define MEMDRIVER_DMA_BY_CPU	1
+
+/*
+ * One descriptor, start to finish, under memdriver_dma_lock: 0, -ETIMEDOUT,
+ * -EIO, or MEMDRIVER_DMA_BY_CPU when prep returns NULL (a length or
+ * alignment limit of the provider's own: a CPU copy is still a copy).
+ */
+static int memdriver_dma_engine_piece(struct dma_chan *chan, dma_addr_t dst,
+				      dma_addr_t src, size_t len)
+{
+	struct dma_async_tx_descriptor *tx;
+	struct memdriver_dma_job job;
+	unsigned long timeout;
+	dma_cookie_t cookie;
+	int fault;
+
+	lockdep_assert_held(&memdriver_dma_lock);
 	tx = dmaengine_prep_dma_memcpy(chan, dst, src, len,
 				       DMA_PREP_INTERRUPT | DMA_CTRL_ACK);
 	if (!tx)
-		return -EIO;
-	tx->callback = memdriver_dma_done;
-	tx->callback_param = &done;
+		return MEMDRIVER_DMA_BY_CPU;
+	init_completion(&job.done);
+	tx->callback_result = memdriver_dma_done;
+	tx->callback_param = &job;
 	cookie = dmaengine_submit(tx);
 	if (dma_submit_error(cookie))
 		return -EIO;
-	dma_async_issue_pending(chan);
-	if (!wait_for_completion_timeout(&done, msecs_to_jiffies(1000))) {
-		/* Make sure the callback can no longer touch our stack. */
-		dmaengine_terminate_sync(chan);
-		return -ETIMEDOUT;
-	}
+	/*
+	 * An injected timeout leaves the descriptor submitted but never
+	 * issued: the wait then runs out for real, and terminate has our own
+	 * queued descriptor to remove before the engine ever saw it.
+	 */
+	fault = atomic_xchg(&memdriver_dma_fault, MEMDRIVER_DMA_FAULT_NONE);
+	timeout = msecs_to_jiffies(1000 + len / SZ_1M * 1000);
+	if (fault == MEMDRIVER_DMA_FAULT_TIMEOUT)
+		timeout = msecs_to_jiffies(10);
+	else
+		dma_async_issue_pending(chan);
+	if (!wait_for_completion_timeout(&job.done, timeout))
+		return memdriver_dma_abort(chan, &job);
+	/* An injected error: a finished transfer reported as failed. */
+	if (fault == MEMDRIVER_DMA_FAULT_ERROR)
+		job.result.result = DMA_TRANS_READ_FAILED;
+	/* A short transfer is a failed one too. */
+	if (job.result.result != DMA_TRANS_NOERROR || job.result.residue)
+		return -EIO;
+	/* Some providers tell failures only through the cookie's status. */
+	if (dmaengine_tx_status(chan, cookie, NULL) == DMA_ERROR)
+		return -EIO;
 	return 0;
 }
 
@@ -756,6 +1041,120 @@ static int memdriver_dma_copy_by_engine(struct dma_chan *chan, dma_addr_t dst,
 static unsigned int memdriver_dma_copy_align(void)
 {
 	return max_t(unsigned int, dma_get_cache_alignment(), L1_CACHE_BYTES);
+}
+
+/*
+ * Bytes of the destination window in whole cache lines, and before them.
+ * Only those lines belong to this copy alone: the partial lines at the edges
+ * hold bytes beside the window too.
+ */
+static size_t memdriver_dma_body(const struct memdriver_dma_window *dst,
+				 size_t len, size_t *head)
+{
+	size_t line = memdriver_dma_copy_align();
+	u8 *d = memdriver_dma_kaddr(dst);
+
+	*head = min_t(size_t, len, PTR_ALIGN(d, line) - d);
+	return round_down(len - *head, line);
+}
+
+/* Whether an engine could move any of this copy at all. */
+static bool memdriver_dma_engine_may_serve(const struct memdriver_dma_window *src,
+					   const struct memdriver_dma_window *dst,
+					   size_t len)
+{
+	size_t head;
+
+	/* The coherent buffer's bus address is our device's, not the engine's. */
+	if ((src->r->ops->flags | dst->r->ops->flags) & MEMDRIVER_REGION_COHERENT)
+		return false;
+	return memdriver_dma_body(dst, len, &head);
+}
+
+/*
+ * A copy by the engine, each rule for a reason:
+ * - The engine writes only the destination's whole cache lines inside the
+ *   window (memdriver_dma_body()). The Pi's DMA is not cache-coherent:
+ *   unmapping a FROM_DEVICE range invalidates whole lines, so a line shared
+ *   with bytes beside the window would lose what the CPU wrote there
+ *   meanwhile (write(), a mapping), or write stale bytes over the engine's.
+ *   The CPU copies the partial edge lines, after the engine and only if it
+ *   succeeded, so a failed copy leaves the bytes beside the window alone.
+ * - Pieces are mapped, copied and unmapped one after another, each unmapped
+ *   only once the engine is done with it: within the body, lines that two
+ *   pieces share are ours alone and never mapped twice at once.
+ * - A piece ends where a scattered (vmalloc) page ends on either side and at
+ *   the engine device's mapping and segment limits.
+ * - A piece whose addresses or length the engine cannot take, or that prep
+ *   refuses, is copied by the CPU instead. Alignment is judged on the
+ *   memory's own addresses as well as the bus ones, so that a bounce buffer
+ *   (which realigns the bus side) does not change who copies.
+ * @engine says who moved the bytes: DMAENGINE, CPU, or MIXED for both.
+ */
+static int memdriver_dma_copy_engine(struct dma_chan *chan,
+				     struct memdriver_dma_window *src,
+				     struct memdriver_dma_window *dst, size_t len,
+				     u32 *engine)
+{
+	struct device *dev = dmaengine_get_dma_device(chan);
+	unsigned int align = memdriver_dma_engine_align(chan);
+	u8 *s0 = memdriver_dma_kaddr(src), *d0 = memdriver_dma_kaddr(dst);
+	size_t head, body, tail, max, done = 0, by_engine = 0;
+	int ret = 0;
+
+	body = memdriver_dma_body(dst, len, &head);
+	tail = len - head - body;
+	max = memdriver_dma_map_limit(dev, true,
+				      max_t(size_t, memdriver_dma_copy_align(), align));
+	if (!max)
+		return -ENOMEM;
+	src->off += head;
+	dst->off += head;
+	while (done < body) {
+		size_t n = min3(body - done, memdriver_dma_chunk(src, body - done),
+				memdriver_dma_chunk(dst, body - done));
+		bool aligned;
+
+		n = min(n, max);
+		aligned = !(((uintptr_t)memdriver_dma_kaddr(src) |
+			     (uintptr_t)memdriver_dma_kaddr(dst) | n) & (align - 1));
+		ret = memdriver_dma_map(dev, src, n);
+		if (ret)
+			break;
+		ret = memdriver_dma_map(dev, dst, n);
+		if (!ret) {
+			if (aligned && is_dma_copy_aligned(chan->device, src->addr,
+							   dst->addr, n)) {
+				mutex_lock(&memdriver_dma_lock);
+				ret = memdriver_dma_engine_piece(chan, dst->addr,
+								 src->addr, n);
+				mutex_unlock(&memdriver_dma_lock);
+			} else {
+				ret = MEMDRIVER_DMA_BY_CPU;
+			}
+		}
+		memdriver_dma_unmap(dev, dst, n);
+		if (ret == MEMDRIVER_DMA_BY_CPU) {
+			memdriver_dma_copy_by_cpu(dev, src, dst, n);
+			ret = 0;
+		} else if (!ret) {
+			by_engine += n;
+		}
+		memdriver_dma_unmap(dev, src, n);
+		if (ret)
+			return ret;
+		src->off += n;
+		dst->off += n;
+		done += n;
+		cond_resched();
+	}
+	/* The edges: plain CPU copies that no DMA mapping ever covers. */
+	memcpy(d0, s0, head);
+	memcpy(d0 + len - tail, s0 + len - tail, tail);
+	*engine = !by_engine ? MEMDRIVER_DMA_ENGINE_CPU :
+		  by_engine == len ? MEMDRIVER_DMA_ENGINE_DMAENGINE :
+		  MEMDRIVER_DMA_ENGINE_MIXED;
+	return 0;
 }
 
 static bool memdriver_dma_windows_overlap(u64 a, u64 b, u64 len)
@@ -770,16 +1169,16 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 			      struct memdriver_dma_copy __user *ureq)
 {
 	struct memdriver_dev *md = mf->md;
-	struct dma_chan *chan = memdriver_dma_chan;
 	struct memdriver_dma_window src, dst;
+	u32 engine = MEMDRIVER_DMA_ENGINE_CPU;
 	struct memdriver_dma_copy req;
-	struct device *dev;
-	size_t done = 0;
+	struct dma_chan *chan = NULL;
+	bool may_serve;
 	int ret;
 
 	if (copy_from_user(&req, ureq, sizeof(req)))
 		return -EFAULT;
-	if (req.flags || !req.len)
+	if ((req.flags & ~MEMDRIVER_DMA_COPY_CPU) || !req.len)
 		return -EINVAL;
 	ret = memdriver_dma_window_init(md, req.src, req.len, DMA_TO_DEVICE, &src) ?:
 	      memdriver_dma_window_init(md, req.dst, req.len, DMA_FROM_DEVICE, &dst);
@@ -787,57 +1186,125 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 		return ret;
 	if (memdriver_dma_windows_overlap(req.src, req.dst, req.len))
 		return -EINVAL;
-	/* The coherent buffer's bus address is our device's, not the engine's. */
-	if ((src.r->ops->flags | dst.r->ops->flags) & MEMDRIVER_REGION_COHERENT)
-		chan = NULL;
-	dev = chan ? dmaengine_get_dma_device(chan) : &md->pdev->dev;
 
-	while (done < req.len) {
-		size_t len = min_t(u64, req.len - done,
-				   min(memdriver_dma_chunk(&src, req.len),
-				       memdriver_dma_chunk(&dst, req.len)));
-
-		ret = memdriver_dma_map(dev, &src, len);
-		if (ret)
-			return ret;
-		ret = memdriver_dma_map(dev, &dst, len);
-		if (!ret && chan)
-			ret = memdriver_dma_copy_by_engine(chan, dst.addr, src.addr, len);
-		memdriver_dma_unmap(dev, &dst, len);
-		if (!ret && !chan)
-			memdriver_dma_copy_by_cpu(dev, &src, &dst, len);
-		memdriver_dma_unmap(dev, &src, len);
-		if (ret)
-			return ret;
-		src.off += len;
-		dst.off += len;
-		done += len;
-		cond_resched();
+	may_serve = memdriver_dma_engine_may_serve(&src, &dst, req.len);
+	/* dma_engine=engine never falls back to the CPU for want of a channel. */
+	if (dma_engine_mode != MEMDRIVER_DMA_MODE_CPU &&
+	    !(req.flags & MEMDRIVER_DMA_COPY_CPU) &&
+	    (may_serve || dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE)) {
+		chan = memdriver_dma_chan_get();
+		if (!chan && dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE)
+			return -ENODEV;
 	}
-	return put_user(chan ? MEMDRIVER_DMA_ENGINE_DMAENGINE : MEMDRIVER_DMA_ENGINE_CPU,
-			&ureq->engine);
+	if (chan && may_serve)
+		ret = memdriver_dma_copy_engine(chan, &src, &dst, req.len, &engine);
+	else
+		ret = memdriver_dma_copy_cpu(&md->pdev->dev, &src, &dst, req.len);
+	if (ret)
+		return ret;
+	return put_user(engine, &ureq->engine);
 }
 
-static void memdriver_dma_chan_request(void)
+/* GET_INFO's version-2 fields. */
+static void memdriver_dma_info(struct memdriver_info *info)
 {
+	struct memdriver_dma_seen seen = memdriver_dma_seen_get();
+
+	info->dma_engine_mode = dma_engine_mode;
+	info->dma_engine = MEMDRIVER_DMA_ENGINE_CPU;
+	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU || !seen.found)
+		return;
+	info->dma_engine = MEMDRIVER_DMA_ENGINE_DMAENGINE;
+	info->dma_engine_align = seen.align;
+	info->dma_chan_held = seen.held;
+	strscpy(info->dma_chan, seen.chan, sizeof(info->dma_chan));
+	strscpy(info->dma_device, seen.dev, sizeof(info->dma_device));
+}
+
+/* sysfs dma_engine: "cpu", or "dmaengine <channel> <device> held|unheld". */
+static ssize_t memdriver_dma_show(char *buf)
+{
+	struct memdriver_dma_seen seen = memdriver_dma_seen_get();
+
+	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU || !seen.found)
+		return sysfs_emit(buf, "cpu\n");
+	return sysfs_emit(buf, "dmaengine %s %s %s\n", seen.chan, seen.dev,
+			  seen.held ? "held" : "unheld");
+}
+
+static ssize_t memdriver_dma_fault_read(struct file *file, char __user *ubuf,
+					size_t count, loff_t *ppos)
+{
+	const char *name = memdriver_dma_faults[atomic_read(&memdriver_dma_fault)];
+	char buf[16];
+	int len = scnprintf(buf, sizeof(buf), "%s\n", name);
+
+	return simple_read_from_buffer(ubuf, count, ppos, buf, len);
+}
+
+/* "timeout" or "error" arms the next engine descriptor; "none" disarms. */
+static ssize_t memdriver_dma_fault_write(struct file *file, const char __user *ubuf,
+					 size_t count, loff_t *ppos)
+{
+	char buf[16];
+	int fault;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	fault = sysfs_match_string(memdriver_dma_faults, buf);
+	if (fault < 0)
+		return -EINVAL;
+	atomic_set(&memdriver_dma_fault, fault);
+	return count;
+}
+
+static const struct file_operations memdriver_dma_fault_fops = {
+	.owner = THIS_MODULE,
+	.read = memdriver_dma_fault_read,
+	.write = memdriver_dma_fault_write,
+	.llseek = default_llseek,
+};
+
+/*
+ * At load: the fault knob, and a look for the engine copies would use, for
+ * the load message. The channel is released at once: it is taken for real
+ * only by the first copy that needs it.
+ */
+static void memdriver_dma_init(void)
+{
+	const char *mode = memdriver_dma_modes[dma_engine_mode];
 	struct dma_chan *chan;
-	dma_cap_mask_t mask;
 
-	dma_cap_zero(mask);
-	dma_cap_set(DMA_MEMCPY, mask);
-	chan = dma_request_chan_by_mask(&mask);
-	memdriver_dma_chan = IS_ERR(chan) ? NULL : chan;
+	debugfs_create_file("dma_fault", 0600, memdriver_debugfs_root, NULL,
+			    &memdriver_dma_fault_fops);
+	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU) {
+		strscpy(memdriver_dma_load_note, "the CPU (dma_engine=cpu)",
+			sizeof(memdriver_dma_load_note));
+		return;
+	}
+	chan = memdriver_dma_request();
+	if (IS_ERR(chan)) {
+		snprintf(memdriver_dma_load_note, sizeof(memdriver_dma_load_note),
+			 "the CPU for now (dma_engine=%s, no memcpy channel: %pe, looked for again by copies)",
+			 mode, chan);
+		return;
+	}
+	memdriver_dma_seen_set(chan, false);
+	snprintf(memdriver_dma_load_note, sizeof(memdriver_dma_load_note),
+		 "%s on %s (dma_engine=%s, taken by the first copy)",
+		 dma_chan_name(chan), dev_name(chan->device->dev), mode);
+	dma_release_channel(chan);
 }
 
-static void memdriver_dma_chan_release(void)
-{
-	if (memdriver_dma_chan)
-		dma_release_channel(memdriver_dma_chan);
-	memdriver_dma_chan = NULL;
-}
+/* MEM_IOCTL_GET_INFO as built from a version-1 header: a shorter structure. */
+#define MEMDRIVER_INFO_V1_SIZE	offsetof(struct memdriver_info, dma_engine_mode)
+#define MEM_IOCTL_GET_INFO_V1	_IOC(_IOC_READ, MEM_IOCTL_MAGIC, 3, MEMDRIVER_INFO_V1_SIZE)
 
 static int memdriver_get_info(struct memdriver_file *mf,
-			      struct memdriver_info __user *uinfo)
+			      struct memdriver_info __user *uinfo, size_t size)
 {
 	struct memdriver_dev *md = mf->md;
 	struct memdriver_info info = {
@@ -859,7 +1326,11 @@ static int memdriver_get_info(struct memdriver_file *mf,
 		info.regions[i].offset = md->regions[i].offset;
 		info.regions[i].size = md->regions[i].size;
 	}
-	return copy_to_user(uinfo, &info, sizeof(info)) ? -EFAULT : 0;
+	memdriver_dma_info(&info);
+	/* An old caller gets the structure it knows, exactly. */
+	if (size < sizeof(info))
+		info.version = 1;
+	return copy_to_user(uinfo, &info, size) ? -EFAULT : 0;
 }
 
 /*
@@ -900,7 +1371,8 @@ static long memdriver_ioctl(struct file *file, unsigned int cmd,
 	case MEM_IOCTL_FREE_OBJECT:
 		return memdriver_object_free(mf, uarg);
 	case MEM_IOCTL_GET_INFO:
-		return memdriver_get_info(mf, uarg);
+	case MEM_IOCTL_GET_INFO_V1:
+		return memdriver_get_info(mf, uarg, _IOC_SIZE(cmd));
 	case MEM_IOCTL_READ_OBJECT:
 		return memdriver_object_io(mf, uarg, false);
 	case MEM_IOCTL_WRITE_OBJECT:
@@ -1021,6 +1493,14 @@ static ssize_t dma_mask_bits_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(dma_mask_bits);
 
+/* Which engine copies use, and its device; see memdriver_dma_show(). */
+static ssize_t dma_engine_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return memdriver_dma_show(buf);
+}
+static DEVICE_ATTR_RO(dma_engine);
+
 static struct attribute *memdriver_attrs[] = {
 	&dev_attr_kmalloc_size.attr.attr,
 	&dev_attr_vmalloc_size.attr.attr,
@@ -1029,6 +1509,7 @@ static struct attribute *memdriver_attrs[] = {
 	&dev_attr_total_size.attr,
 	&dev_attr_objects.attr,
 	&dev_attr_dma_mask_bits.attr,
+	&dev_attr_dma_engine.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(memdriver);
@@ -1250,7 +1731,7 @@ static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 		 md->regions[MEMDRIVER_REGION_VMALLOC].size,
 		 md->regions[MEMDRIVER_REGION_DMA].size,
 		 md->regions[MEMDRIVER_REGION_PAGES].size, md->dma_mask_bits,
-		 memdriver_dma_chan ? dma_chan_name(memdriver_dma_chan) : "the CPU");
+		 memdriver_dma_load_note);
 	memdriver_debugfs_create(md);
 	return md;
 
@@ -1341,7 +1822,7 @@ static int __init memdriver_init(void)
 	memdriver_class->devnode = memdriver_devnode;
 
 	memdriver_debugfs_root = debugfs_create_dir(MEMDRIVER_NAME, NULL);
-	memdriver_dma_chan_request();
+	memdriver_dma_init();
 
 	for (i = 0; i < nr_devices; i++) {
 		memdriver_devs[i] = memdriver_dev_create(i);

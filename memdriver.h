@@ -20,7 +20,12 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define MEMDRIVER_INFO_VERSION		1
+/*
+ * 2: struct memdriver_info gained the dma_engine_* fields at its end. A
+ * caller that passes the version-1 size (MEM_IOCTL_GET_INFO built from an
+ * older header) still gets exactly the version-1 structure, marked 1.
+ */
+#define MEMDRIVER_INFO_VERSION		2
 
 /* Region indices, in offset order. */
 #define MEMDRIVER_REGION_KMALLOC	0
@@ -56,7 +61,21 @@ struct memdriver_info {
 	__u32 objects_total;	/* live objects in the whole module */
 	__u32 dma_mask_bits;	/* DMA mask the device obtained */
 	__u32 dma_copy_align;	/* MEM_IOCTL_DMA_COPY windows this far apart */
+	/* Version 2: the engine that MEM_IOCTL_DMA_COPY uses. */
+	__u32 dma_engine_mode;	/* MEMDRIVER_DMA_MODE_*: the dma_engine parameter */
+	__u32 dma_engine;	/* MEMDRIVER_DMA_ENGINE_CPU or _DMAENGINE: who
+				 * copies what an engine can serve
+				 */
+	__u32 dma_engine_align;	/* bytes: engine pieces start and end this aligned */
+	__u32 dma_chan_held;	/* 1 from the first engine copy until unload */
+	char dma_chan[32];	/* the channel, e.g. "dma0chan0"; "" if none */
+	char dma_device[64];	/* its controller, e.g. "3f007000.dma-controller" */
 };
+
+/* The dma_engine module parameter. */
+#define MEMDRIVER_DMA_MODE_AUTO		0	/* an engine when one can be had, else the CPU */
+#define MEMDRIVER_DMA_MODE_CPU		1	/* always the CPU */
+#define MEMDRIVER_DMA_MODE_ENGINE	2	/* an engine, or ENODEV */
 
 /* Object ids are per open file, like file descriptors: always > 0. */
 struct memdriver_object_io {
@@ -68,17 +87,29 @@ struct memdriver_object_io {
 /* Who moved the data of a MEM_IOCTL_DMA_COPY. */
 #define MEMDRIVER_DMA_ENGINE_CPU	1	/* the CPU, between map and sync calls */
 #define MEMDRIVER_DMA_ENGINE_DMAENGINE	2	/* a dmaengine memcpy channel */
+#define MEMDRIVER_DMA_ENGINE_MIXED	3	/* the engine, and the CPU for the rest
+						 * (cache-line edges, unaligned pieces)
+						 */
+
+/* memdriver_dma_copy.flags */
+#define MEMDRIVER_DMA_COPY_CPU		0x1U	/* the CPU even if an engine exists */
 
 /*
  * Copy len bytes from one window to another through the streaming DMA API.
  * Each window must lie inside one region; the two must not share a cache
- * line.
+ * line (dma_copy_align). A dmaengine channel, when the dma_engine parameter
+ * allows one, moves the whole cache lines of the destination that lie inside
+ * the window; the CPU copies the partial lines at its edges, pieces the
+ * engine cannot take, and windows in the DMA coherent region. Errors: EINVAL
+ * (bad window or flags), ENODEV (dma_engine=engine and no channel), ENOMEM
+ * (mapping), ETIMEDOUT or EIO (the engine timed out or failed: the window's
+ * bytes are then undefined, every byte beside it is intact).
  */
 struct memdriver_dma_copy {
 	__u64 src;		/* device offset of the source */
 	__u64 dst;		/* device offset of the destination */
 	__u64 len;
-	__u32 flags;		/* must be zero */
+	__u32 flags;		/* MEMDRIVER_DMA_COPY_*, others must be zero */
 	__u32 engine;		/* out: MEMDRIVER_DMA_ENGINE_* */
 };
 

@@ -31,7 +31,12 @@ round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
 # From the host: the fuzz seed and sizes, and DEBUG=1 on the debug kernels,
 # where everything runs about ten times slower.
 FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 DEBUG=0
+# EXPECT_ENGINE=1: the guest has a DMA engine (raspi) and memdriver_test's
+# engine cases must see it; DMA_ONLY=1: the suite and DMA cases only (the
+# raspi guest's second boot, with swiotlb=force).
+EXPECT_ENGINE= DMA_ONLY=0
 [ -f /guest.conf ] && . /guest.conf
+export MEMDRIVER_EXPECT_ENGINE=$EXPECT_ENGINE
 echo "# guest: kernel $(uname -r) $(uname -m), page size $page_bytes"
 # Debug kernels show what they check with (CONFIG_IKCONFIG_PROC).
 kconfig() { zcat /proc/config.gz 2>/dev/null | grep -qx "CONFIG_$1=y"; }
@@ -81,6 +86,89 @@ if [ -e /proc/self/fail-nth ] && [ -d /sys/kernel/debug/failslab ]; then
 fi
 # Boot-time objects are not ours.
 [ "$DEBUG" = 1 ] && echo clear >$KMEMLEAK
+
+# ---- The DMA engine: every guest; the raspi one has a BCM2835 DMA engine ----
+# Load with large regions so that the engine's copies run long (over one
+# control block of a "lite" channel, up to 4 MiB), then with each
+# dma_engine mode. Each case asserts who copied (memdriver_test
+# dma_engine_for()), byte for byte; MEMDRIVER_EXPECT_ENGINE says whether
+# that must be an engine.
+DMA_CASES="dma_copy dma_engine_info dma_engine_pairs dma_engine_lengths dma_engine_threads dma_engine_faults"
+dma_cases() { # label program
+	for c in $DMA_CASES; do
+		check "$1: $c" "$2" test "$c"
+	done
+}
+dma_section() {
+	echo "# guest: DMA engine cases (EXPECT_ENGINE=$EXPECT_ENGINE)"
+	check "insmod with 4 MiB kmalloc, vmalloc and pages regions" insmod $KO \
+		kmalloc_size=4194304 vmalloc_size=4194304 pages_size=4194304
+	if [ "$EXPECT_ENGINE" = 1 ]; then
+		check "sysfs dma_engine names a channel before any copy, unheld" sh -c \
+			'grep -Eq "^dmaengine dma[0-9]+chan[0-9]+ [^ ]+ unheld$" /sys/class/memdriver/memdriver0/dma_engine'
+		check "load message names the channel and its controller" sh -c \
+			'dmesg | grep "memdriver memdriver0: major" | tail -1 | grep -Eq "DMA copies by dma[0-9]+chan[0-9]+ on [^ ]+ \(dma_engine=auto"'
+	else
+		check "sysfs dma_engine says cpu" test "$(sysfs dma_engine)" = cpu
+	fi
+	dma_cases "large regions" /memdriver_test
+	[ -f /memdriver_test32 ] && dma_cases "large regions, 32-bit" /memdriver_test32
+	/memdriver_test info 2>&1 | grep -A1 '^DMA copies' | sed 's/^/# info: /'
+	echo "# dma_engine: $(sysfs dma_engine)"
+	dmesg | grep 'DMA copies by' | sed 's/^/# dmesg: /'
+	if [ "$EXPECT_ENGINE" = 1 ]; then
+		check "after copies the channel is held" grep -Eq \
+			"^dmaengine dma[0-9]+chan[0-9]+ [^ ]+ held$" /sys/class/memdriver/memdriver0/dma_engine
+	fi
+	check "rmmod after the engine cases" rmmod memdriver
+
+	check "insmod dma_engine=cpu" insmod $KO dma_engine=cpu
+	check "dma_engine=cpu: sysfs says cpu" test "$(sysfs dma_engine)" = cpu
+	dma_cases "dma_engine=cpu" /memdriver_test
+	check "rmmod after dma_engine=cpu" rmmod memdriver
+
+	check "insmod dma_engine=engine" insmod $KO dma_engine=engine
+	# Without an engine every copy but a forced-CPU one fails with ENODEV.
+	dma_cases "dma_engine=engine" /memdriver_test
+	check "rmmod after dma_engine=engine" rmmod memdriver
+
+	mark=$(dmesg | wc -l)
+	out=$(insmod $KO dma_engine=bogus 2>&1)
+	rc=$?
+	if [ $rc != 0 ] && echo "$out" | grep -q 'Invalid argument' &&
+	   dmesg | tail -n +$((mark + 1)) | grep -q 'memdriver: dma_engine=bogus is not one of' &&
+	   ! grep -q '^memdriver ' /proc/modules; then
+		ok "insmod dma_engine=bogus fails with EINVAL and says why"
+	else
+		not_ok "insmod dma_engine=bogus fails with EINVAL and says why (rc $rc: $out)"
+	fi
+
+	# A module that never copies holds no channel: load, look, unload.
+	if [ "$EXPECT_ENGINE" = 1 ]; then
+		check "a module that never copies holds no channel" sh -c \
+			'insmod /memdriver.ko && /memdriver_test info >/dev/null &&
+			 grep -q " unheld$" /sys/class/memdriver/memdriver0/dma_engine && rmmod memdriver'
+	fi
+}
+guest_end() {
+	echo "# guest: $n checks, $fails failed"
+	echo "MEMDRIVER-DMESG-BEGIN"
+	dmesg
+	echo "MEMDRIVER-DMESG-END"
+	exit $fails
+}
+
+if [ "$DMA_ONLY" = 1 ]; then
+	echo "# guest: DMA only: $(cat /proc/cmdline)"
+	check "insmod with defaults" insmod $KO
+	check "memdriver_test (64-bit)" /memdriver_test --fresh
+	[ -f /memdriver_test32 ] && check "memdriver_test32 (32-bit user space)" /memdriver_test32
+	check "fuzz: $FUZZ_OPS random operations match the model (seed $FUZZ_SEED)" \
+		/memdriver_test fuzz --seed "$FUZZ_SEED" --ops "$FUZZ_OPS"
+	check "rmmod" rmmod memdriver
+	dma_section
+	guest_end
+fi
 
 # ---- 1. Default parameters ----
 # (Debug kernels: smaller object caps, so the cap cases fill them in
@@ -220,7 +308,8 @@ check "modprobe memdriver" modprobe memdriver
 bad=
 for o in $(sed -n 's/^options memdriver //p' /etc/modprobe.d/memdriver.conf); do
 	v=$(cat "/sys/module/memdriver/parameters/${o%%=*}")
-	[ "$v" = "$((${o#*=}))" ] || bad="$bad ${o%%=*}=$v"
+	# Numbers compare by value (dev_mode 0600 reads 384), words as text.
+	[ "$v" = "${o#*=}" ] || [ "$v" = "$((${o#*=}))" ] || bad="$bad ${o%%=*}=$v"
 done
 check "every option of memdriver.conf applied${bad:+ (got$bad)}" test -z "$bad"
 check "modprobe -r memdriver" modprobe -r memdriver
@@ -330,8 +419,5 @@ if [ "$DEBUG" = 1 ]; then
 		grep -q '^ *debug_locks: *1$' /proc/lockdep_stats
 fi
 
-echo "# guest: $n checks, $fails failed"
-echo "MEMDRIVER-DMESG-BEGIN"
-dmesg
-echo "MEMDRIVER-DMESG-END"
-exit $fails
+dma_section
+guest_end

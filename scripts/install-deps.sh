@@ -126,6 +126,13 @@ main() {
 	for k in ${KERNELS:-$ALL_KERNELS}; do
 		# Debug kernels are built, not fetched (scripts/test.sh).
 		[ "${k%%:*}" = debug ] && continue
+		# raspi boots 6.12:arm64's kernel with its own device tree, which
+		# the package ships in usr/lib/linux-image-*/broadcom/ (kept).
+		if [ "${k%%:*}" = raspi ]; then
+			fetch_kernel 6.12 arm64
+			[ -n "$(raspi_dtb)" ] || die "bcm2837-rpi-3-b.dtb missing in 6.12 arm64"
+			continue
+		fi
 		fetch_kernel "${k%%:*}" "${k##*:}"
 	done
 	fetch_checkpatch

@@ -10,7 +10,10 @@ OUT_DIR=${MEMDRIVER_OUT:-$MEMDRIVER_CACHE/out}
 # The kernel matrix: "<series>:<debian arch>". Debian's kernels, and own
 # debug kernels (series debug: KASAN, kmemleak, lockdep, fault injection...)
 # that scripts/build-debug-kernel.sh builds from Debian's linux-source-6.1.
-ALL_KERNELS="6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64"
+# Series raspi: Debian's 6.12 arm64 kernel (same package and headers as
+# 6.12:arm64) on QEMU's emulated Raspberry Pi 3B, whose BCM2835 DMA
+# controller gives MEM_IOCTL_DMA_COPY a real dmaengine memcpy channel.
+ALL_KERNELS="6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64 raspi:arm64"
 DEBUG_KERNELS="debug:amd64 debug:arm64"
 
 log() { printf '[memdriver] %s\n' "$*" >&2; }
@@ -31,6 +34,7 @@ cross_prefix() {
 kernel_dir() {
 	case $1 in
 	debug) debug_kernel_dir "$2" ;;
+	raspi) echo "$KERNELS_DIR/6.12-$2" ;;
 	*) echo "$KERNELS_DIR/$1-$2" ;;
 	esac
 }
@@ -51,4 +55,7 @@ build_for_kernel() { # series arch dir
 
 # Where an own debug kernel lives (scripts/build-debug-kernel.sh), for the
 # current fragments and source version: <dir>/{vmlinuz,build/,.complete}
+# The raspi series' device tree, from the same Debian kernel package.
+raspi_dtb() { ls "$(kernel_dir raspi arm64)"/root/usr/lib/linux-image-*/broadcom/bcm2837-rpi-3-b.dtb 2>/dev/null | head -1; }
+
 debug_kernel_dir() { "$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" --print-dir "$1"; }

@@ -6,8 +6,9 @@
 # judge the run.
 #
 # usage: scripts/vm-run.sh <series> <arch> <payload-dir> <log-file> [timeout-s]
-#   series 6.1|6.12 (Debian's, scripts/install-deps.sh) or debug (own
-#   KASAN/kmemleak/lockdep/... 6.1, scripts/build-debug-kernel.sh),
+#   series 6.1|6.12 (Debian's, scripts/install-deps.sh), debug (own
+#   KASAN/kmemleak/lockdep/... 6.1, scripts/build-debug-kernel.sh) or raspi
+#   (Debian's 6.12 on QEMU's raspi3b, with a BCM2835 DMA engine; arm64 only),
 #   arch amd64|arm64; payload-dir's contents are copied into
 #   the initramfs root as-is and must hold run.sh. Extra kernel arguments come
 #   from $MEMDRIVER_CMDLINE_EXTRA. Exits 0 on PASS, 1 on FAIL.
@@ -15,9 +16,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 4 ] && [ $# -le 5 ] ||
-	die "usage: $0 <6.1|6.12|debug> <amd64|arm64> <payload-dir> <log-file> [timeout-s]"
+	die "usage: $0 <6.1|6.12|debug|raspi> <amd64|arm64> <payload-dir> <log-file> [timeout-s]"
 series=$1 arch=$2 payload=$3 logfile=$4 tmo=${5:-300}
-case $series in 6.1 | 6.12 | debug) ;; *) die "unknown series $series" ;; esac
+case $series in 6.1 | 6.12 | debug | raspi) ;; *) die "unknown series $series" ;; esac
+[ "$series:$arch" != raspi:amd64 ] || die "series raspi is arm64 only"
 [ -f "$payload/run.sh" ] || die "$payload/run.sh missing"
 case $arch in amd64 | arm64) ;; *) die "unknown arch $arch" ;; esac
 kdir=$(kernel_dir "$series" "$arch")
@@ -42,6 +44,17 @@ arm64)
 		-semihosting-config enable=on,target=native,userspace=on) ;;
 *) die "unknown arch $arch" ;;
 esac
+machine=(-m 1024 -smp 2)
+if [ "$series" = raspi ]; then
+	# QEMU's Raspberry Pi 3B: its fixed 4 Cortex-A53s and 1 GiB, the stock
+	# device tree (DMA controller at 3f007000, bus addresses at the
+	# 0xC0000000 alias), the PL011 as ttyAMA0; semihosting still exits.
+	dtb=$(raspi_dtb)
+	[ -n "$dtb" ] || die "bcm2837-rpi-3-b.dtb missing: run scripts/install-deps.sh"
+	qemu=(qemu-system-aarch64 -M raspi3b
+		-semihosting-config enable=on,target=native,userspace=on)
+	machine=(-m 1G -dtb "$dtb")
+fi
 [ -x "$busybox" ] || die "$busybox missing: run scripts/install-deps.sh"
 
 # The exit helper, built once per arch and again when its source changes.
@@ -124,7 +137,7 @@ SECONDS=0
 # before our /init starts proved nothing either way: boot it once more. Any
 # failure after the start marker counts.
 for attempt in 1 2; do
-	timeout -k 10 "$tmo" "${qemu[@]}" -accel tcg -m 1024 -smp 2 -nographic \
+	timeout -k 10 "$tmo" "${qemu[@]}" -accel tcg "${machine[@]}" -nographic \
 		-no-reboot -monitor none -serial stdio -nic none \
 		-kernel "$kernel" -initrd "$tmp/initrd.gz" -append "$cmdline" \
 		</dev/null >"$logfile" 2>&1 &
