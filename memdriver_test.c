@@ -3156,8 +3156,15 @@ static void *load_opener_run(void *arg)
 		decided = lo_get(&lo->decided);
 		snprintf(path, sizeof(path), "/dev/memdriver%u", k++ % lo->nr_devs);
 		f = open(path, O_RDWR | O_CLOEXEC);
-		if (f < 0)
+		if (f < 0) {
+			/*
+			 * Often enough for the window a device would be open
+			 * in (device 1's regions take milliseconds), without
+			 * taking a whole CPU from the loads.
+			 */
+			usleep(200);
 			continue;
+		}
 		/* Opened during load @gen: hold the fd until it is decided. */
 		while (decided != gen && lo_get(&lo->decided) != gen && !lo_get(&lo->stop))
 			sched_yield();

@@ -334,20 +334,27 @@ done
 
 # ---- 4. Failing every allocation of the load, in turn ----
 if $FAULTS; then
-	# With DEBUG_KOBJECT_RELEASE every failed load waits seconds for its
-	# kobjects: visit every 40th point there, from an offset the seed picks.
-	stride="--stride 1"
-	$KOBJECT_RELEASE && stride="--stride 40 --offset $FUZZ_SEED"
+	# Every point of a one-device load. Two devices double the points,
+	# the first half the same as before: every 4th there, from an offset
+	# the seed picks, so runs cover different points. With
+	# DEBUG_KOBJECT_RELEASE every failed load waits seconds for its
+	# kobjects: every 40th and 80th there.
+	stride1="--stride 1" stride2="--stride 4 --offset $FUZZ_SEED"
+	if $KOBJECT_RELEASE; then
+		stride1="--stride 40 --offset $FUZZ_SEED"
+		stride2="--stride 80 --offset $FUZZ_SEED"
+	fi
 	echo "MEMDRIVER-FAULTS-BEGIN"
-	/memdriver_test load-faults $stride $KO
+	/memdriver_test load-faults $stride1 $KO
 	rc1=$?
 	# Two devices, while another thread keeps opening them: device 0
 	# exists while device 1's creation fails.
-	/memdriver_test load-faults $stride $KO nr_devices=2
+	/memdriver_test load-faults $stride2 $KO nr_devices=2
 	rc2=$?
 	echo "MEMDRIVER-FAULTS-END"
-	check "load with failure points armed in turn ($stride)" test $rc1 = 0
-	check "two-device load with failure points armed, devices opened meanwhile" test $rc2 = 0
+	check "load with failure points armed in turn (${stride1%% --offset*})" test $rc1 = 0
+	check "two-device load with failure points armed (${stride2%% --offset*}), devices opened meanwhile" \
+		test $rc2 = 0
 	kmemleak_clean
 	check "kmemleak after the failed loads: no leak but the kernel's own ($known_leaks)" test $? = 0
 fi
