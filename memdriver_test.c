@@ -2690,10 +2690,55 @@ static void die_usage(void);
 
 static int fail_nth_fd = -1;
 
+/*
+ * Two failures in a row. A failed allocation is often retried at once:
+ * __xa_alloc() tries GFP_NOWAIT under its lock, then GFP_KERNEL without
+ * it, and only when both fail does the driver's error path run, which one
+ * failure never reaches. In pair mode failslab's own attributes, limited to
+ * this thread (task-filter and make-it-fail), fail the slab allocation
+ * right after the Nth failure too: fail-nth's failure uses up one of
+ * failslab's "times", the next slab allocation the other.
+ */
+#define FAILSLAB	"/sys/kernel/debug/failslab/"
+
+static bool fault_pairs;
+static int make_it_fail_fd = -1, failslab_times_fd = -1;
+
+static bool write_str(int fd, const char *val)
+{
+	return pwrite(fd, val, strlen(val), 0) == (ssize_t)strlen(val);
+}
+
+static bool write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write_str(fd, val);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static bool fail_nth_open(void)
 {
 	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	make_it_fail_fd = open("/proc/thread-self/make-it-fail", O_WRONLY | O_CLOEXEC);
+	failslab_times_fd = open(FAILSLAB "times", O_WRONLY | O_CLOEXEC);
+	/* Pair mode is optional: without failslab's files, single failures only. */
+	if (make_it_fail_fd < 0 || failslab_times_fd < 0 ||
+	    !write_str(failslab_times_fd, "0") ||
+	    !write_file(FAILSLAB "space", "0") || !write_file(FAILSLAB "interval", "1") ||
+	    !write_file(FAILSLAB "task-filter", "Y") ||
+	    !write_file(FAILSLAB "probability", "100")) {
+		close(make_it_fail_fd);
+		make_it_fail_fd = -1;
+	}
 	return fail_nth_fd >= 0;
+}
+
+static bool fail_pairs_possible(void)
+{
+	return make_it_fail_fd >= 0;
 }
 
 /* Call right before the system call under test: nothing may come between. */
@@ -2702,6 +2747,12 @@ static void fail_nth_arm(unsigned int nth)
 	char buf[16];
 	int len = snprintf(buf, sizeof(buf), "%u", nth);
 
+	/* Neither write allocates from a slab, so neither fails. */
+	if (fault_pairs && (!write_str(failslab_times_fd, "2") ||
+			    !write_str(make_it_fail_fd, "1"))) {
+		printf("# arming failslab: %s\n", strerror(errno));
+		exit(2);
+	}
 	if (pwrite(fail_nth_fd, buf, len, 0) != len) {
 		printf("# writing fail-nth: %s\n", strerror(errno));
 		exit(2);
@@ -2722,6 +2773,12 @@ static bool fail_nth_disarm(void)
 	for (tries = 0; tries < 3; tries++)
 		if (pwrite(fail_nth_fd, "0", 1, 0) == 1)
 			break;
+	/* Only now, with fail-nth at 0, can these writes not fail. */
+	if (fault_pairs && (!write_str(make_it_fail_fd, "0") ||
+			    !write_str(failslab_times_fd, "0"))) {
+		printf("# disarming failslab: %s\n", strerror(errno));
+		exit(2);
+	}
 	return n > 0 && buf[0] == '0';
 }
 
@@ -3055,8 +3112,9 @@ static int run_faults(void)
 	struct memdriver_info before = info_now(fd);
 	unsigned int h;
 
+	/* Each call and state with one failure, then with two in a row. */
 	for (i = 0; i < (int)ARRAY_SIZE(fault_ops); i++)
-		n += fault_ops[i].per_held ? ARRAY_SIZE(fault_held) : 1;
+		n += 2 * (fault_ops[i].per_held ? ARRAY_SIZE(fault_held) : 1);
 	printf("KTAP version 1\n1..%d\n", n);
 	if (!fail_nth_open()) {
 		printf("# /proc/thread-self/fail-nth: %s\n", strerror(errno));
@@ -3068,21 +3126,27 @@ static int run_faults(void)
 		const char *why = fault_ops[i].skip ? fault_ops[i].skip() : NULL;
 		unsigned int states = fault_ops[i].per_held ? ARRAY_SIZE(fault_held) : 1;
 
-		for (h = 0; h < states; h++) {
-			unsigned int held = fault_ops[i].per_held ? fault_held[h] : 0;
-			char state[64] = "";
+		for (h = 0; h < 2 * states; h++) {
+			unsigned int held = fault_ops[i].per_held ? fault_held[h / 2] : 0;
+			const char *skip_why = why;
+			char state[96] = "";
 			int points, *ids;
 
 			test++;
+			fault_pairs = h % 2;
 			if (fault_ops[i].per_held)
 				snprintf(state, sizeof(state), ", fd holding %u objects", held);
-			if (!why && held + 1 > before.max_objects_per_fd)
-				why = "the per-fd cap is lower";
-			if (!why && before.objects_total + held + 1 > before.max_objects)
-				why = "the module-wide cap is lower";
-			if (why) {
+			if (fault_pairs)
+				strcat(state, ", two failures in a row");
+			if (!skip_why && fault_pairs && !fail_pairs_possible())
+				skip_why = "no failslab attributes";
+			if (!skip_why && held + 1 > before.max_objects_per_fd)
+				skip_why = "the per-fd cap is lower";
+			if (!skip_why && before.objects_total + held + 1 > before.max_objects)
+				skip_why = "the module-wide cap is lower";
+			if (skip_why) {
 				printf("ok %d - faults: %s%s # SKIP %s\n", test,
-				       fault_ops[i].name, state, why);
+				       fault_ops[i].name, state, skip_why);
 				continue;
 			}
 			case_failed = 0;
@@ -3096,6 +3160,7 @@ static int run_faults(void)
 			failed += case_failed;
 		}
 	}
+	fault_pairs = false;
 	/* Some calls allocate nothing (free_object), but not all of them. */
 	case_failed = 0;
 	EXPECT(total > 0);
