@@ -2704,9 +2704,10 @@ static int fail_nth_fd = -1;
 static bool fault_pairs;
 static int make_it_fail_fd = -1, failslab_times_fd = -1;
 
+/* write(), not pwrite(): debugfs attributes are opened non-seekable. */
 static bool write_str(int fd, const char *val)
 {
-	return pwrite(fd, val, strlen(val), 0) == (ssize_t)strlen(val);
+	return write(fd, val, strlen(val)) == (ssize_t)strlen(val);
 }
 
 static bool write_file(const char *path, const char *val)
