@@ -2518,19 +2518,6 @@ static void fz_info(struct fuzz_fd *f)
 	fz_check("info total_size", now.total_size, info.total_size);
 }
 
-/* Where a DMA copy window would land, or -1 if it is not inside one region. */
-static int fz_window_region(__u64 off, __u64 len)
-{
-	int r;
-
-	if (off >= info.total_size || len > info.total_size - off)
-		return -1;
-	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++)
-		if (off >= region_off(r) && off < region_off(r) + region_size(r))
-			return off + len <= region_off(r) + region_size(r) ? r : -1;
-	return -1;
-}
-
 static void fz_dma_copy(struct fuzz_fd *f)
 {
 	__u64 a = info.dma_copy_align;
@@ -2539,7 +2526,7 @@ static void fz_dma_copy(struct fuzz_fd *f)
 	long long want = 0;
 	__u32 engine = 0;
 
-	if (!len || fz_window_region(src, len) < 0 || fz_window_region(dst, len) < 0)
+	if (!len || window_region(src, len) < 0 || window_region(dst, len) < 0)
 		want = -EINVAL;
 	else if (src / a * a < (dst + len + a - 1) / a * a &&
 		 dst / a * a < (src + len + a - 1) / a * a)
