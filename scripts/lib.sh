@@ -9,7 +9,8 @@ OUT_DIR=${MEMDRIVER_OUT:-$MEMDRIVER_CACHE/out}
 
 # The kernel matrix: "<series>:<debian arch>". Debian's kernels, and own
 # debug kernels (series debug: KASAN, kmemleak, lockdep, fault injection...)
-# that scripts/build-debug-kernel.sh builds from Debian's linux-source-6.1.
+# that scripts/build-debug-kernel.sh builds from Debian's linux-source-6.12
+# (arm64, 16 KiB pages: the Pi 5's) and sid's newest linux-source (x86_64).
 ALL_KERNELS="6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64"
 DEBUG_KERNELS="debug:amd64 debug:arm64"
 

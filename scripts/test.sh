@@ -133,7 +133,9 @@ for k in $KERNELS; do
 	SECONDS=0
 	check_ok "debug kernel for $arch built or cached" "$RUN_DIR/debug-kernel-$arch.log" \
 		"$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" "$arch"
-	echo "# debug kernel $arch ready in ${SECONDS}s"
+	dkdir=$(kernel_dir debug "$arch")
+	echo "# debug kernel $arch ready in ${SECONDS}s: $(cat "$dkdir/release" 2>/dev/null)" \
+		"from $(head -1 "$dkdir/info" 2>/dev/null)"
 done
 
 for k in $KERNELS; do
@@ -211,6 +213,8 @@ for k in $KERNELS; do
 	vmlog=$RUN_DIR/guest-$series-$arch.log
 	"$MEMDRIVER_TOP/scripts/vm-run.sh" "$series" "$arch" "$payload" "$vmlog" $tmo
 	vm_rc=$?
+	# The guest's own words: uname -r, machine and page size.
+	grep -a -m1 '^# guest: kernel ' "$vmlog" | sed "s/^#/# $series-$arch:/"
 	# Every KTAP result line the guest printed counts once.
 	ok_n=$(grep -Eac '^ok [0-9]+ - ' "$vmlog")
 	skip_n=$(grep -Eac '^ok [0-9]+ - .*# SKIP' "$vmlog")

@@ -7,7 +7,8 @@
 #
 # usage: scripts/vm-run.sh <series> <arch> <payload-dir> <log-file> [timeout-s]
 #   series 6.1|6.12 (Debian's, scripts/install-deps.sh) or debug (own
-#   KASAN/kmemleak/lockdep/... 6.1, scripts/build-debug-kernel.sh),
+#   KASAN/kmemleak/lockdep/... kernels, scripts/build-debug-kernel.sh: 6.12
+#   with 16 KiB pages on arm64, Debian sid's newest on x86_64),
 #   arch amd64|arm64; payload-dir's contents are copied into
 #   the initramfs root as-is and must hold run.sh. Extra kernel arguments come
 #   from $MEMDRIVER_CMDLINE_EXTRA. Exits 0 on PASS, 1 on FAIL.
@@ -113,11 +114,16 @@ cmdline="console=$console panic=-1 oops=panic slub_debug=FZPU loglevel=7 rdinit=
 # taints the kernel and switches lockdep off, so the first one ends the run
 # (panic_on_warn: KASAN, UBSAN and DMA-API reports are warnings too).
 [ "$series" = debug ] && cmdline+=" no_hash_pointers panic_on_warn=1"
+# Debian's 6.12 on arm64 boots with the parameters Raspberry Pi OS's kernel
+# gets from the firmware that a driver can notice: a 64 MiB CMA area (where
+# coherent DMA buffers come from) and zeroed allocations.
+[ "$series-$arch" = 6.12-arm64 ] && cmdline+=" cma=64M init_on_alloc=1"
 cmdline+=" ${MEMDRIVER_CMDLINE_EXTRA:-}"
 
 # KVM cannot run guests here, hence TCG. A panic makes QEMU exit 0, so the
 # verdict needs the guest's marker line as well as the exit status.
 mkdir -p "$(dirname "$logfile")"
+log "vm $series-$arch: booting $(cat "$kdir/release"), command line: $cmdline"
 SECONDS=0
 # TCG on x86 rarely crashes a kernel while it patches its own code at boot
 # (int3 Oops in the idle loop, seen once in many boots). A guest that dies
