@@ -106,7 +106,19 @@ chmod +x "$root/init"
 cp -a --remove-destination "$payload/." "$root/"
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$tmp/initrd.gz"
 
-cmdline="console=$console panic=-1 oops=panic slub_debug=FZPU loglevel=7 rdinit=/init"
+slub=FZPU
+# Debian's 6.12 on arm64 boots with the parameters Raspberry Pi OS's kernel
+# gets from the firmware that a driver can notice: a 64 MiB CMA area (where
+# coherent DMA buffers come from) and zeroed allocations. Slab poisoning (P)
+# would take precedence over init_on_alloc in every cache ("mem auto-init:
+# SLAB_POISON will take precedence"), so this guest keeps the red zones and
+# sanity checks but lets allocations come zeroed, as on the Pi.
+pi_os=
+if [ "$series-$arch" = 6.12-arm64 ]; then
+	pi_os=" cma=64M init_on_alloc=1"
+	slub=FZU
+fi
+cmdline="console=$console panic=-1 oops=panic slub_debug=$slub loglevel=7 rdinit=/init$pi_os"
 # Debian's 6.1 is built without KFENCE.
 [ "$series" != 6.1 ] && cmdline+=" kfence.sample_interval=1"
 # Debug kernels: readable addresses in KASAN/kmemleak reports. kmemleak,
@@ -114,10 +126,6 @@ cmdline="console=$console panic=-1 oops=panic slub_debug=FZPU loglevel=7 rdinit=
 # taints the kernel and switches lockdep off, so the first one ends the run
 # (panic_on_warn: KASAN, UBSAN and DMA-API reports are warnings too).
 [ "$series" = debug ] && cmdline+=" no_hash_pointers panic_on_warn=1"
-# Debian's 6.12 on arm64 boots with the parameters Raspberry Pi OS's kernel
-# gets from the firmware that a driver can notice: a 64 MiB CMA area (where
-# coherent DMA buffers come from) and zeroed allocations.
-[ "$series-$arch" = 6.12-arm64 ] && cmdline+=" cma=64M init_on_alloc=1"
 cmdline+=" ${MEMDRIVER_CMDLINE_EXTRA:-}"
 
 # KVM cannot run guests here, hence TCG. A panic makes QEMU exit 0, so the
