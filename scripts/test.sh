@@ -204,7 +204,8 @@ for k in $KERNELS; do
 	if [ "$series" = debug ]; then
 		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / 10))" \
 			"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / 10)) DEBUG=1" >"$payload/guest.conf"
-		tmo=1800
+		# About 10 minutes alone; three times that on 2 shared cores.
+		tmo=3600
 	else
 		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$FUZZ_OPS FUZZ_CAPS_OPS=$FUZZ_CAPS_OPS" \
 			>"$payload/guest.conf"

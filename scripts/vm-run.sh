@@ -173,10 +173,12 @@ benign='DMA-API: (preallocated [0-9]+ debug entries|debugging enabled by kernel 
 # allocators say so with a stack dump (vmalloc's warn_alloc(), a failed
 # kmem_cache_create()): there, the first stack after such a notice is
 # expected; the same in the guest's closing copy of dmesg, whose lines the
-# console showed as they came. Every other report still counts.
+# console showed as they came. Every other report still counts. (6.12 on
+# names the slab one __kmem_cache_create_args(), before kmem_cache_create()
+# or kmem_cache_create_usercopy().)
 expected_stacks() {
 	awk '/MEMDRIVER-(FAULTS|DMESG)-BEGIN/ { on = 1 } /MEMDRIVER-(FAULTS|DMESG)-END/ { on = 0 }
-	on && /vmalloc error: |page allocation failure: |kmem_cache_create(_usercopy)?\(.*\) failed with error -(12|22)/ { want = 1 }
+	on && /vmalloc error: |page allocation failure: |kmem_cache_create(_usercopy|_args)?\(.*\) failed with error -(12|22)/ { want = 1 }
 	want && /Call [Tt]race/ { want = 0; next }
 	{ print }' "$1"
 }
