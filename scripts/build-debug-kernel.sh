@@ -68,9 +68,10 @@ SETTINGS="rev=$BUILD_REV base=tinyconfig image=$image args=${KMAKE_ARGS[*]}
  cc=$("${cross}gcc" --version | head -1)
  hostcc=$(gcc --version | head -1)"
 
-# Which linux-source, as "package version suite". Answers from the private
-# lists as they are (fetched only if absent; apt.sh refreshes them daily when
-# a build needs a download), so --print-dir agrees with the last build.
+# Which linux-source, as "package version suite". A build refreshes the
+# private lists (at most daily, scripts/apt.sh), so it follows sid's newest
+# release; --print-dir answers from the lists as they are (fetched only if
+# absent), so it names what the last build used.
 source_spec() {
 	local pkg suite v
 	case $arch in
@@ -79,7 +80,8 @@ source_spec() {
 	esac
 	pkg=${LINUX_SOURCE_PKG:-$pkg}
 	if [ $suite = sid ]; then
-		[ -n "$(ls "$SID_APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ] ||
+		[ $mode != print ] ||
+			[ -z "$(ls "$SID_APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ] &&
 			sid_apt_setup >&2
 		if [ -z "$pkg" ]; then
 			read -r pkg v < <(sid_newest_linux_source) ||
@@ -89,7 +91,8 @@ source_spec() {
 				sort -V | tail -1)
 		fi
 	else
-		[ -n "$(ls "$APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ] ||
+		[ $mode != print ] ||
+			[ -z "$(ls "$APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ] &&
 			private_apt_setup >&2
 		v=$(suite_version "$pkg" "$suite")
 	fi
