@@ -3,6 +3,10 @@
 #
 # Its own sources (bookworm + backports, amd64 + arm64), lists and cache, all
 # under $MEMDRIVER_CACHE/apt, so the system's apt sources stay untouched.
+# Debian sid (only for the newest linux-source-*, scripts/build-debug-kernel.sh)
+# is a second, separate configuration under $MEMDRIVER_CACHE/apt/sid: its
+# lists never mix with bookworm's, so no bookworm lookup can pick a sid
+# package.
 # Packages are only downloaded (papt_get download) and unpacked with dpkg -x,
 # never installed. The binary caches (pkgcache.bin), which Docker images
 # switch off for the system's apt, are kept: every lookup is then quick.
@@ -26,19 +30,48 @@ EOS
 		papt_get update -q >/dev/null
 	fi
 }
-papt_opts() {
-	echo -o Dir::Etc::SourceList="$APT_DIR/sources.list" \
+papt_opts() { # [root dir: $APT_DIR or $SID_APT_DIR]
+	local d=${1:-$APT_DIR}
+	echo -o Dir::Etc::SourceList="$d/sources.list" \
 		-o Dir::Etc::SourceParts=/dev/null \
 		-o Dir::Etc::Preferences=/dev/null \
 		-o Dir::Etc::PreferencesParts=/dev/null \
-		-o Dir::State::Lists="$APT_DIR/lists" \
-		-o Dir::Cache="$APT_DIR/cache" \
+		-o Dir::State::Lists="$d/lists" \
+		-o Dir::Cache="$d/cache" \
 		-o Dir::Cache::pkgcache=pkgcache.bin \
 		-o Dir::Cache::srcpkgcache=srcpkgcache.bin \
 		-o APT::Architectures::=amd64 -o APT::Architectures::=arm64
 }
 papt_get() { apt-get $(papt_opts) "$@"; }
 papt_cache() { apt-cache $(papt_opts) "$@"; }
+
+# Debian sid, amd64 lists only (linux-source-* is Architecture: all). Only
+# source packages are taken from it: sid's binaries need a newer glibc than
+# bookworm's, so its kernels are built here with bookworm's compilers.
+SID_APT_DIR=$APT_DIR/sid
+sid_apt_setup() {
+	mkdir -p "$SID_APT_DIR/lists/partial" "$SID_APT_DIR/cache/archives/partial" \
+		"$APT_DIR/debs"
+	local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+	cat >"$SID_APT_DIR/sources.list" <<EOS
+deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main
+EOS
+	if [ -z "$(find "$SID_APT_DIR/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+		log "updating private apt lists (sid)"
+		sid_get update -q >/dev/null
+	fi
+}
+sid_get() { apt-get $(papt_opts "$SID_APT_DIR") "$@"; }
+sid_cache() { apt-cache $(papt_opts "$SID_APT_DIR") "$@"; }
+# The newest linux-source-<major>.<minor> sid carries, as "pkg version".
+sid_newest_linux_source() {
+	local pkg
+	pkg=$(sid_cache pkgnames linux-source- | grep -xE 'linux-source-[0-9]+\.[0-9]+' |
+		sort -V | tail -1)
+	[ -n "$pkg" ] || return 1
+	echo "$pkg $(sid_cache madison "$pkg" | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
+		sort -V | tail -1)"
+}
 
 # Highest version of a package available from one suite.
 suite_version() { # pkg suite
@@ -58,4 +91,7 @@ resolve_image() { # metapkg(with :arch) suite
 
 download() { # pkg(:arch)=ver ... into $APT_DIR/debs
 	(cd "$APT_DIR/debs" && papt_get download -q "$@" >/dev/null)
+}
+sid_download() { # pkg=ver ... from sid into $APT_DIR/debs
+	(cd "$APT_DIR/debs" && sid_get download -q "$@" >/dev/null)
 }

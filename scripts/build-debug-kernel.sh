@@ -1,27 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build one of memdriver's own debug kernels from Debian's linux-source-6.1
-# (the same 6.1 release as the stock bookworm image): `make tinyconfig` plus
-# the fragments in scripts/kconfig/ (a minimal QEMU guest, its arch's
-# additions, and the debug checks: KASAN, kmemleak, lockdep, DMA-API debug,
-# UBSAN, KFENCE, fault injection, ...). Every option the fragments ask for is
-# checked in the resolved .config; a missing one fails the build.
+# Build one of memdriver's own debug kernels from a Debian linux-source-*:
+#   arm64  linux-source-6.12 from bookworm-backports: the series of the stock
+#          6.12 image and of Raspberry Pi OS, with the Pi 5's 16 KiB pages
+#   amd64  the newest linux-source-<x.y> in Debian sid, resolved at run time
+#          from the private sid lists (scripts/apt.sh), never named here
+# Both are built with bookworm's compilers (sid's tools need a newer glibc).
+# `make tinyconfig` plus the fragments in scripts/kconfig/ (a minimal QEMU
+# guest, its arch's additions, and the debug checks: KASAN, kmemleak,
+# lockdep, DMA-API debug, UBSAN, KFENCE, fault injection, ...). Every option
+# the fragments ask for is checked in the resolved .config; a missing one
+# fails the build.
 #
 # usage: scripts/build-debug-kernel.sh [--print-dir|--config-only] <amd64|arm64>
 #   --print-dir    only print where the kernel for the current key lives
 #   --config-only  resolve and verify the .config, do not build
+# LINUX_SOURCE_PKG / LINUX_SOURCE_VERSION pin another package / version.
 #
-# Output: $MEMDRIVER_CACHE/debug-kernels/<arch>-<key>/ with
+# Output: $MEMDRIVER_CACHE/debug-kernels/<series>-<arch>-<key>/ with
 #   vmlinuz   the boot image (bzImage / Image)
 #   build/    the O= tree: KDIR for `make -C build M=<dir> modules`, with
 #             vmlinux and System.map for decoding reports
 #   headers   -> build, and release: the layout of lib.sh's kernel_dir
-#   info      what went into the key
+#   info      what went into the key, the release and the build time
 #   .complete written last; with it a rerun does nothing
-# <key> hashes the linux-source version, the fragments, the compiler and this
-# script's build settings. The source is unpacked once per version into
-# debug-kernels/src-<version>; ccache keeps its objects in $MEMDRIVER_CACHE/ccache.
+# <key> hashes the linux-source package and version, the fragments, the
+# compiler and this script's build settings. The source is unpacked once per
+# version into debug-kernels/src-<version>; ccache keeps its objects in
+# $MEMDRIVER_CACHE/ccache. A successful build removes the older keys of the
+# same arch and series only (another series may be in use by another build).
 # Prints the output directory on stdout.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -46,8 +54,6 @@ DK_DIR=$MEMDRIVER_CACHE/debug-kernels
 KCONFIG_DIR=$MEMDRIVER_TOP/scripts/kconfig
 FRAGMENTS=("$KCONFIG_DIR/qemu.config" "$KCONFIG_DIR/qemu-$karch.config"
 	"$KCONFIG_DIR/debug.config")
-# Checks only one arch's kernel runs (see the fragment for why).
-[ -f "$KCONFIG_DIR/debug-$karch.config" ] && FRAGMENTS+=("$KCONFIG_DIR/debug-$karch.config")
 # Fixed build identity: the same inputs give the same kernel (and ccache hits).
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=memdriver KBUILD_BUILD_HOST=memdriver
@@ -62,26 +68,49 @@ SETTINGS="rev=$BUILD_REV base=tinyconfig image=$image args=${KMAKE_ARGS[*]}
  cc=$("${cross}gcc" --version | head -1)
  hostcc=$(gcc --version | head -1)"
 
-# The linux-source-6.1 of bookworm itself (the stock 6.1 image's suite),
-# unless LINUX_SOURCE_VERSION pins another (e.g. a bookworm-security one).
-source_version() {
-	if [ -n "${LINUX_SOURCE_VERSION:-}" ]; then
-		echo "$LINUX_SOURCE_VERSION"
-		return
+# Which linux-source, as "package version suite". A build refreshes the
+# private lists (at most daily, scripts/apt.sh), so it follows sid's newest
+# release; --print-dir answers from the lists as they are (fetched only if
+# absent), so it names what the last build used.
+source_spec() {
+	local pkg suite v
+	case $arch in
+	arm64) pkg=linux-source-6.12 suite=bookworm-backports ;;
+	amd64) pkg= suite=sid ;;
+	esac
+	pkg=${LINUX_SOURCE_PKG:-$pkg}
+	if [ $suite = sid ]; then
+		[ $mode != print ] ||
+			[ -z "$(ls "$SID_APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ] &&
+			sid_apt_setup >&2
+		if [ -z "$pkg" ]; then
+			read -r pkg v < <(sid_newest_linux_source) ||
+				die "no linux-source-* in sid"
+		else
+			v=$(sid_cache madison "$pkg" | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
+				sort -V | tail -1)
+		fi
+	else
+		[ $mode != print ] ||
+			[ -z "$(ls "$APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ] &&
+			private_apt_setup >&2
+		v=$(suite_version "$pkg" "$suite")
 	fi
-	# Answer from the private lists as they are; fetch them only if absent.
-	if [ -z "$(ls "$APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ]; then
-		private_apt_setup >&2
-	fi
-	local v
-	v=$(suite_version linux-source-6.1 bookworm)
-	[ -n "$v" ] || die "no linux-source-6.1 in bookworm"
-	echo "$v"
+	v=${LINUX_SOURCE_VERSION:-$v}
+	[ -n "$v" ] || die "no $pkg in $suite"
+	echo "$pkg $v $suite"
 }
 
-version=$(source_version)
+read -r pkg version suite < <(source_spec)
+[ -n "${version:-}" ] || exit 1
+series=${pkg#linux-source-}
+# Checks only one arch's kernel runs, and options only one source series has
+# (see the fragments for why).
+for f in "$KCONFIG_DIR/debug-$karch.config" "$KCONFIG_DIR/debug-$series.config"; do
+	[ -f "$f" ] && FRAGMENTS+=("$f")
+done
 key=$({
-	echo "linux-source-6.1=$version"
+	echo "$pkg=$version"
 	echo "$SETTINGS"
 	for f in "${FRAGMENTS[@]}"; do
 		[ -f "$f" ] || die "$f missing"
@@ -89,13 +118,13 @@ key=$({
 		cat "$f"
 	done
 } | sha256sum | cut -c1-12)
-out=$DK_DIR/$arch-$key
+out=$DK_DIR/$series-$arch-$key
 if [ $mode = print ]; then
 	echo "$out"
 	exit 0
 fi
 if [ $mode = build ] && [ -f "$out/.complete" ]; then
-	log "debug kernel $arch: cached in $out"
+	log "debug kernel $arch: $(cat "$out/release") from $pkg=$version cached in $out"
 	echo "$out"
 	exit 0
 fi
@@ -112,21 +141,26 @@ unpack_source() {
 	exec 8>"$DK_DIR/.lock-src"
 	flock 8
 	if [ ! -f "$src/.complete" ]; then
-		private_apt_setup
-		log "fetching linux-source-6.1=$version"
-		rm -f "$APT_DIR"/debs/linux-source-6.1_*.deb
-		download "linux-source-6.1=$version"
+		log "fetching $pkg=$version from $suite"
+		rm -f "$APT_DIR/debs/${pkg}_"*.deb
+		if [ "$suite" = sid ]; then
+			sid_apt_setup
+			sid_download "$pkg=$version"
+		else
+			private_apt_setup
+			download "$pkg=$version"
+		fi
 		local deb tmp
-		deb=$(ls "$APT_DIR"/debs/linux-source-6.1_*.deb)
+		deb=$(ls "$APT_DIR/debs/${pkg}_"*.deb)
 		tmp=$src.tmp
 		rm -rf "$tmp" "$src"
 		mkdir -p "$tmp"
-		log "unpacking linux-source-6.1=$version"
-		# The .deb holds usr/src/linux-source-6.1.tar.xz; unpack it in one go.
+		log "unpacking $pkg=$version"
+		# The .deb holds usr/src/linux-source-<x.y>.tar.xz; unpack it in one go.
 		dpkg-deb --fsys-tarfile "$deb" |
-			tar -xO --wildcards './usr/src/linux-source-6.1.tar.*' |
+			tar -xO --wildcards "./usr/src/$pkg.tar.*" |
 			xz -dc | tar -x -C "$tmp" --strip-components=1
-		[ -f "$tmp/Makefile" ] || die "linux-source-6.1 unpacked to nothing"
+		[ -f "$tmp/Makefile" ] || die "$pkg unpacked to nothing"
 		echo "$version" >"$tmp/.debian-version"
 		touch "$tmp/.complete"
 		mv "$tmp" "$src"
@@ -203,16 +237,17 @@ ln -sfn "build/$image_path" "$out/vmlinuz"
 ln -sfn build "$out/headers"
 echo "$(cat "$bdir/include/config/kernel.release")" >"$out/release"
 {
-	echo "linux-source-6.1=$version"
+	echo "$pkg=$version ($suite)"
 	echo "$SETTINGS"
 	echo "fragments: ${FRAGMENTS[*]##*/}"
 	echo "release: $(cat "$bdir/include/config/kernel.release")"
 	echo "build seconds: $SECONDS"
 } >"$out/info"
 touch "$out/.complete"
-# Older keys of this arch are dead weight now.
-for old in "$DK_DIR/$arch"-*; do
+# Older keys of this arch and series are dead weight now. Other series (and
+# the <arch>-<key> dirs of the 6.1 builds before this layout) may be in use.
+for old in "$DK_DIR/$series-$arch"-*; do
 	[ "$old" = "$out" ] || rm -rf "$old"
 done
-log "debug kernel $arch: built in ${SECONDS}s, $out"
+log "debug kernel $arch: $(cat "$out/release") from $pkg=$version built in ${SECONDS}s, $out"
 echo "$out"

@@ -9,7 +9,8 @@ OUT_DIR=${MEMDRIVER_OUT:-$MEMDRIVER_CACHE/out}
 
 # The kernel matrix: "<series>:<debian arch>". Debian's kernels, and own
 # debug kernels (series debug: KASAN, kmemleak, lockdep, fault injection...)
-# that scripts/build-debug-kernel.sh builds from Debian's linux-source-6.1.
+# that scripts/build-debug-kernel.sh builds from Debian's linux-source-6.12
+# (arm64, 16 KiB pages: the Pi 5's) and sid's newest linux-source (x86_64).
 # Series raspi: Debian's 6.12 arm64 kernel (same package and headers as
 # 6.12:arm64) on QEMU's emulated Raspberry Pi 3B, whose BCM2835 DMA
 # controller gives MEM_IOCTL_DMA_COPY a real dmaengine memcpy channel.

@@ -133,7 +133,9 @@ for k in $KERNELS; do
 	SECONDS=0
 	check_ok "debug kernel for $arch built or cached" "$RUN_DIR/debug-kernel-$arch.log" \
 		"$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" "$arch"
-	echo "# debug kernel $arch ready in ${SECONDS}s"
+	dkdir=$(kernel_dir debug "$arch")
+	echo "# debug kernel $arch ready in ${SECONDS}s: $(cat "$dkdir/release" 2>/dev/null)" \
+		"from $(head -1 "$dkdir/info" 2>/dev/null)"
 done
 
 for k in $KERNELS; do
@@ -203,7 +205,8 @@ for k in $KERNELS; do
 	if [ "$series" = debug ]; then
 		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / 10))" \
 			"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / 10)) DEBUG=1" >"$payload/guest.conf"
-		tmo=2700
+		# About 10 minutes alone; three times that on 2 shared cores.
+		tmo=3600
 	elif [ "$series" = raspi ]; then
 		# Four emulated Cortex-A53s run about half as fast as the virt
 		# guests: a quarter of the fuzz, and more time.
@@ -224,6 +227,8 @@ for k in $KERNELS; do
 	vmlog=$RUN_DIR/guest-$series-$arch.log
 	"$MEMDRIVER_TOP/scripts/vm-run.sh" "$series" "$arch" "$payload" "$vmlog" $tmo
 	vm_rc=$?
+	# The guest's own words: uname -r, machine and page size.
+	grep -a -m1 '^# guest: kernel ' "$vmlog" | sed "s/^#/# $series-$arch:/"
 	# Every KTAP result line the guest printed counts once.
 	ok_n=$(grep -Eac '^ok [0-9]+ - ' "$vmlog")
 	skip_n=$(grep -Eac '^ok [0-9]+ - .*# SKIP' "$vmlog")

@@ -7,7 +7,8 @@
 #
 # usage: scripts/vm-run.sh <series> <arch> <payload-dir> <log-file> [timeout-s]
 #   series 6.1|6.12 (Debian's, scripts/install-deps.sh), debug (own
-#   KASAN/kmemleak/lockdep/... 6.1, scripts/build-debug-kernel.sh) or raspi
+#   KASAN/kmemleak/lockdep/... kernels, scripts/build-debug-kernel.sh: 6.12
+#   with 16 KiB pages on arm64, Debian sid's newest on x86_64) or raspi
 #   (Debian's 6.12 on QEMU's raspi3b, with a BCM2835 DMA engine; arm64 only),
 #   arch amd64|arm64; payload-dir's contents are copied into
 #   the initramfs root as-is and must hold run.sh. Extra kernel arguments come
@@ -118,7 +119,19 @@ chmod +x "$root/init"
 cp -a --remove-destination "$payload/." "$root/"
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$tmp/initrd.gz"
 
-cmdline="console=$console panic=-1 oops=panic slub_debug=FZPU loglevel=7 rdinit=/init"
+slub=FZPU
+# Debian's 6.12 on arm64 boots with the parameters Raspberry Pi OS's kernel
+# gets from the firmware that a driver can notice: a 64 MiB CMA area (where
+# coherent DMA buffers come from) and zeroed allocations. Slab poisoning (P)
+# would take precedence over init_on_alloc in every cache ("mem auto-init:
+# SLAB_POISON will take precedence"), so this guest keeps the red zones and
+# sanity checks but lets allocations come zeroed, as on the Pi.
+pi_os=
+if [ "$series-$arch" = 6.12-arm64 ]; then
+	pi_os=" cma=64M init_on_alloc=1"
+	slub=FZU
+fi
+cmdline="console=$console panic=-1 oops=panic slub_debug=$slub loglevel=7 rdinit=/init$pi_os"
 # Debian's 6.1 is built without KFENCE.
 [ "$series" != 6.1 ] && cmdline+=" kfence.sample_interval=1"
 # Debug kernels: readable addresses in KASAN/kmemleak reports. kmemleak,
@@ -131,6 +144,7 @@ cmdline+=" ${MEMDRIVER_CMDLINE_EXTRA:-}"
 # KVM cannot run guests here, hence TCG. A panic makes QEMU exit 0, so the
 # verdict needs the guest's marker line as well as the exit status.
 mkdir -p "$(dirname "$logfile")"
+log "vm $series-$arch: booting $(cat "$kdir/release"), command line: $cmdline"
 SECONDS=0
 # TCG on x86 rarely crashes a kernel while it patches its own code at boot
 # (int3 Oops in the idle loop, seen once in many boots). A guest that dies
@@ -172,14 +186,16 @@ benign='DMA-API: (preallocated [0-9]+ debug entries|debugging enabled by kernel 
 # allocators say so with a stack dump (vmalloc's warn_alloc(), a failed
 # kmem_cache_create()): there, the first stack after such a notice is
 # expected; the same in the guest's closing copy of dmesg, whose lines the
-# console showed as they came. Every other report still counts.
+# console showed as they came. Every other report still counts. (6.12 on
+# names the slab one __kmem_cache_create_args(), before kmem_cache_create()
+# or kmem_cache_create_usercopy().)
 # The closing copy of dmesg repeats what the console showed (loglevel=7
 # prints every report), and on a long run the ring buffer has wrapped: its
 # first lines can be the middle of an expected report. It is not scanned.
 expected_stacks() {
 	awk '/MEMDRIVER-DMESG-BEGIN/ { copy = 1 } /MEMDRIVER-DMESG-END/ { copy = 0; next } copy { next }
 	/MEMDRIVER-(FAULTS|DMESG)-BEGIN/ { on = 1 } /MEMDRIVER-(FAULTS|DMESG)-END/ { on = 0 }
-	on && /vmalloc error: |page allocation failure: |kmem_cache_create(_usercopy)?\(.*\) failed with error -(12|22)/ { want = 1 }
+	on && /vmalloc error: |page allocation failure: |kmem_cache_create(_usercopy|_args)?\(.*\) failed with error -(12|22)/ { want = 1 }
 	want && /Call [Tt]race/ { want = 0; next }
 	{ print }' "$1"
 }
