@@ -10,6 +10,9 @@
 # Packages are only downloaded (papt_get download) and unpacked with dpkg -x,
 # never installed. The binary caches (pkgcache.bin), which Docker images
 # switch off for the system's apt, are kept: every lookup is then quick.
+# apt's download sandbox user (_apt) cannot write into a cache in a home
+# directory, so apt would fall back with a warning on every download: the
+# private apt runs as the user who owns the cache.
 
 APT_DIR=$MEMDRIVER_CACHE/apt
 private_apt_setup() {
@@ -40,7 +43,8 @@ papt_opts() { # [root dir: $APT_DIR or $SID_APT_DIR]
 		-o Dir::Cache="$d/cache" \
 		-o Dir::Cache::pkgcache=pkgcache.bin \
 		-o Dir::Cache::srcpkgcache=srcpkgcache.bin \
-		-o APT::Architectures::=amd64 -o APT::Architectures::=arm64
+		-o APT::Architectures::=amd64 -o APT::Architectures::=arm64 \
+		-o APT::Sandbox::User="$(id -un)"
 }
 papt_get() { apt-get $(papt_opts) "$@"; }
 papt_cache() { apt-cache $(papt_opts) "$@"; }

@@ -26,22 +26,12 @@ done
 
 work=$OUT_DIR/bench-$series-$arch
 started="$(date -u '+%Y-%m-%d %H:%M UTC'), host load $(cut -d' ' -f1 /proc/loadavg)"
-rm -rf "$work" && mkdir -p "$work/payload"
-build_for_kernel "$series" "$arch" "$work/build"
-cp "$work/build/memdriver.ko" "$work/build/memdriver_test" "$work/payload/"
-
-cat >"$work/payload/run.sh" <<GUEST
-# Kernel messages must not land inside the table.
-dmesg -n 1
-insmod /memdriver.ko || exit 1
-/memdriver_test bench $* >/tmp/bench.txt 2>&1
-rc=\$?
-echo MEMDRIVER-BENCH-BEGIN
-cat /tmp/bench.txt
-echo MEMDRIVER-BENCH-END
-rmmod memdriver || exit 1
-exit \$rc
-GUEST
+rm -rf "$work" && mkdir -p "$work"
+build_module "$series" "$arch" "$work/module" -s
+build_user "$arch" "$work/user"
+make_payload "$work/payload" "$series" "$arch" "$work/module/memdriver.ko" \
+	"$MEMDRIVER_TOP/scripts/guest/bench.sh" "$work/user/memdriver_test"
+echo "BENCH_ARGS='$*'" >"$work/payload/guest.conf"
 
 [ -n "${BENCH_DEBUG:-}" ] ||
 	export MEMDRIVER_CMDLINE_EXTRA="slub_debug=- kfence.sample_interval=0 ${MEMDRIVER_CMDLINE_EXTRA:-}"

@@ -42,13 +42,8 @@ case ${1:-} in
 esac
 [ $# -eq 1 ] || die "usage: $0 [--print-dir|--config-only] <amd64|arm64>"
 arch=$1
-case $arch in
-amd64) image=bzImage image_path=arch/x86/boot/bzImage ;;
-arm64) image=Image image_path=arch/arm64/boot/Image ;;
-*) die "unknown arch $arch" ;;
-esac
-karch=$(kernel_arch "$arch")
-cross=$(cross_prefix "$arch")
+arch_facts "$arch"
+image=$KIMAGE image_path=$KIMAGE_PATH karch=$KARCH cross=$CROSS
 
 DK_DIR=$MEMDRIVER_CACHE/debug-kernels
 KCONFIG_DIR=$MEMDRIVER_TOP/scripts/kconfig

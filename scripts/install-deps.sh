@@ -27,19 +27,25 @@ install_host_tools() {
 	log "installing host packages: ${missing[*]}"
 	local sudo=
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	$sudo apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
+	# Another apt (unattended-upgrades, a second terminal) may hold the
+	# locks: wait for it rather than fail.
+	local wait=(-o DPkg::Lock::Timeout=600)
+	if fuser /var/lib/dpkg/lock-frontend /var/lib/apt/lists/lock >/dev/null 2>&1; then
+		log "another apt or dpkg is running: waiting up to 10 minutes for its lock"
+	fi
+	$sudo apt-get "${wait[@]}" update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait[@]}" install -y -q \
 		--no-install-recommends "${missing[@]}"
 }
 
 fetch_kernel() { # series arch
 	local series=$1 arch=$2 suite dir
 	dir=$(kernel_dir "$series" "$arch")
-	if [ -f "$dir/.complete" ]; then
-		return 0
-	fi
+	# 6.1: what an up-to-date bookworm machine runs, its security updates'
+	# ABI when they have a newer one than the point release.
 	case $series in
-	6.1) suite=bookworm ;;
+	6.1) suite=bookworm-security
+		[ -n "$(suite_version "linux-image-$arch:$arch" "$suite")" ] || suite=bookworm ;;
 	6.12) suite=bookworm-backports ;;
 	*) die "unknown series $series" ;;
 	esac
@@ -49,6 +55,10 @@ fetch_kernel() { # series arch
 	release=${img#linux-image-}
 	release=${release%-unsigned}
 	flavour=${release##*-}
+	# Cached, unless the suite has moved to a new ABI since.
+	if [ -f "$dir/.complete" ] && [ "$(cat "$dir/release")" = "$release" ]; then
+		return 0
+	fi
 	log "fetching $release ($arch) from $suite"
 	hdr=linux-headers-$release
 	common=$(papt_cache show "$hdr:$arch" | awk -F': ' '/^Depends:/ {print $2; exit}' |

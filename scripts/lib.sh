@@ -17,17 +17,10 @@ OUT_DIR=${MEMDRIVER_OUT:-$MEMDRIVER_CACHE/out}
 ALL_KERNELS="6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64 raspi:arm64"
 DEBUG_KERNELS="debug:amd64 debug:arm64"
 
+. "$MEMDRIVER_TOP/scripts/arch.sh"
+
 log() { printf '[memdriver] %s\n' "$*" >&2; }
 die() { printf '[memdriver] error: %s\n' "$*" >&2; exit 1; }
-
-# Debian arch -> kernel ARCH, CROSS_COMPILE, user-space compiler.
-kernel_arch() { case $1 in amd64) echo x86_64 ;; arm64) echo arm64 ;; esac; }
-cross_prefix() {
-	case $1 in
-	amd64) [ "$(uname -m)" = x86_64 ] || echo x86_64-linux-gnu- ;;
-	arm64) [ "$(uname -m)" = aarch64 ] || echo aarch64-linux-gnu- ;;
-	esac
-}
 
 # Where a fetched kernel lives: $KERNELS_DIR/<series>-<arch>/{vmlinuz,headers/}
 # Series "debug" is an own debug kernel (scripts/build-debug-kernel.sh), laid
@@ -40,18 +33,52 @@ kernel_dir() {
 	esac
 }
 
-# Build memdriver.ko and memdriver_test for one kernel of the matrix in
-# <dir>, from a fresh copy of the sources, so the tree stays clean.
-build_for_kernel() { # series arch dir
-	local kdir cross
-	kdir=$(kernel_dir "$1" "$2")
-	cross=$(cross_prefix "$2")
-	rm -rf "$3" && mkdir -p "$3"
-	cp "$MEMDRIVER_TOP"/{memdriver.c,memdriver.h,Kbuild,Makefile,memdriver_test.c} "$3/"
-	log "building memdriver.ko for $(cat "$kdir/release")"
-	make -s -C "$3" KDIR="$kdir/headers" \
-		ARCH="$(kernel_arch "$2" | sed 's/x86_64/x86/')" CROSS_COMPILE="$cross" \
-		USER_CC="${cross}gcc" modules memdriver_test
+# ---- building: one way to stage the sources, one build of each kind ----
+# Every build works on a fresh copy of the sources, so the tree stays clean.
+MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h)
+USER_SOURCES=(Makefile memdriver.h memdriver_test.c)
+stage_sources() { # dir files...
+	local dir=$1
+	shift
+	rm -rf "$dir" && mkdir -p "$dir"
+	(cd "$MEMDRIVER_TOP" && cp -r --parents "$@" "$dir/")
+}
+# memdriver.ko for one kernel of the matrix, through the project's Makefile.
+# Further arguments go to make (the test command adds W=1 C=2).
+build_module() { # series arch dir [make args...]
+	local kdir series=$1 arch=$2 dir=$3
+	shift 3
+	kdir=$(kernel_dir "$series" "$arch")
+	arch_facts "$arch"
+	stage_sources "$dir" "${MODULE_SOURCES[@]}"
+	make -C "$dir" KDIR="$kdir/headers" ARCH="$MAKE_ARCH" CROSS_COMPILE="$CROSS" \
+		"$@" modules && test -f "$dir/memdriver.ko"
+}
+# memdriver_test for an arch, or its 32-bit user space with "32".
+build_user() { # arch dir [32]
+	local cc
+	arch_facts "$1"
+	cc=${CROSS}gcc
+	[ "${3:-}" != 32 ] || cc=$COMPAT_CC
+	stage_sources "$2" "${USER_SOURCES[@]}"
+	make -s -C "$2" USER_CC="$cc" memdriver_test
+}
+
+# A guest's payload, the initramfs's files on top of busybox: the module,
+# the tools named, the module installed as "make install" lays it out with
+# contrib/memdriver.conf (for the guest's modprobe), and the guest's job as
+# /run.sh (a file from scripts/guest/).
+make_payload() { # dir series arch ko run.sh [files...]
+	local dir=$1 series=$2 arch=$3 ko=$4 run=$5 release
+	shift 5
+	rm -rf "$dir" && mkdir -p "$dir"
+	cp "$ko" "$@" "$dir/"
+	release=$(cat "$(kernel_dir "$series" "$arch")/release")
+	mkdir -p "$dir/lib/modules/$release/updates" "$dir/etc/modprobe.d"
+	cp "$ko" "$dir/lib/modules/$release/updates/"
+	depmod -b "$dir" "$release" 2>/dev/null
+	cp "$MEMDRIVER_TOP/contrib/memdriver.conf" "$dir/etc/modprobe.d/"
+	cp "$run" "$dir/run.sh"
 }
 
 # Where an own debug kernel lives (scripts/build-debug-kernel.sh), for the

@@ -19,9 +19,9 @@ what=$1 series=$2 arch=$3
 kdir=$(kernel_dir "$series" "$arch")
 [ -f "$kdir/release" ] || die "$kdir missing: run scripts/install-deps.sh"
 release=$(cat "$kdir/release")
+arch_facts "$arch"
 cross=()
-prefix=$(cross_prefix "$arch")
-[ -z "$prefix" ] || cross=(ARCH="$(kernel_arch "$arch")" CROSS_COMPILE="$prefix")
+[ -z "$CROSS" ] || cross=(ARCH="$MAKE_ARCH" CROSS_COMPILE="$CROSS")
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -40,8 +40,7 @@ check_vermagic() { # file
 case $what in
 make)
 	src=$scratch/src
-	mkdir -p "$src"
-	cp "$MEMDRIVER_TOP"/{Makefile,Kbuild,memdriver.c,memdriver.h} "$src/"
+	stage_sources "$src" "${MODULE_SOURCES[@]}"
 	# No KVER: the Makefile must find the release in the headers.
 	make -C "$src" "${cross[@]}" KDIR="$kdir/headers" INSTALL_MOD_PATH="$root" install
 	listed updates || die "make install: updates/memdriver.ko not in modules.dep"
@@ -52,15 +51,14 @@ make)
 	;;
 dkms)
 	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$MEMDRIVER_TOP/dkms.conf")
-	mkdir -p "$scratch/src/memdriver-$ver" "$scratch/dkms" "$moddir" "$scratch/bin"
-	cp "$MEMDRIVER_TOP"/{dkms.conf,Makefile,Kbuild,memdriver.c,memdriver.h} \
-		"$scratch/src/memdriver-$ver/"
+	stage_sources "$scratch/src/memdriver-$ver" dkms.conf "${MODULE_SOURCES[@]}"
+	mkdir -p "$scratch/dkms" "$moddir" "$scratch/bin"
 	dk=(dkms --dkmstree "$scratch/dkms" --sourcetree "$scratch/src"
 		--installtree "$root/lib/modules")
 	# dkms names arches like uname -m and passes neither ARCH nor
 	# CROSS_COMPILE to make; it strips with plain "strip".
-	case $arch in amd64) dkms_arch=x86_64 ;; arm64) dkms_arch=aarch64 ;; esac
-	ln -s "$(command -v "${prefix}strip")" "$scratch/bin/strip"
+	dkms_arch=$UNAME_M
+	ln -s "$(command -v "${CROSS}strip")" "$scratch/bin/strip"
 	kv=(-m memdriver -v "$ver" -k "$release" -a "$dkms_arch"
 		--kernelsourcedir "$kdir/headers")
 	# Should the host have a sign-file, the key dkms creates stays here.

@@ -5,7 +5,7 @@
 # (make W=1, sparse C=2, checkpatch --strict), builds the module for each
 # kernel of the matrix, proves make install, DKMS and the udev rule in
 # scratch roots, boots each kernel in QEMU and runs the guest suite
-# (scripts/guest-run.sh) with 64- and 32-bit memdriver_test. The same on
+# (scripts/guest/suite.sh) with 64- and 32-bit memdriver_test. The same on
 # own debug kernels (KASAN, kmemleak, lockdep, DMA-API debug, UBSAN, fault
 # injection), built once and cached by scripts/build-debug-kernel.sh. Ends
 # with "N passed, N failed"; exits non-zero on any failure.
@@ -32,8 +32,13 @@ mkdir -p "$RUN_DIR"
 passed=0
 failed=0
 
-pass() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "not ok - $1"; }
+# The host's own results are KTAP as well: numbered, the plan at the end.
+# A guest's results are counted in "passed" and "failed" but printed only
+# when they fail (its console log has them all).
+echo "KTAP version 1"
+n=0
+pass() { passed=$((passed + 1)) n=$((n + 1)); echo "ok $n - $1"; }
+fail() { failed=$((failed + 1)) n=$((n + 1)); echo "not ok $n - $1"; }
 # Run a command, keep its output; pass if it succeeds and prints no diagnostic.
 check_quiet() { # name logfile cmd...
 	local name=$1 logf=$2
@@ -57,52 +62,53 @@ check_ok() { # name logfile cmd...
 		sed 's/^/#   /' "$logf" | tail -20
 	fi
 }
+
+# Stages, numbered out of their total, with the time so far: a cold run
+# spends long minutes in some (a kernel build, a debug guest).
+stages=3 # static checks, module builds, install checks
+for k in $KERNELS; do
+	case ${k%%:*} in
+	debug) stages=$((stages + 2)) ;; # its kernel, its guest
+	raspi) stages=$((stages + 2)) ;; # its guest, again with swiotlb=force
+	*) stages=$((stages + 1)) ;;
+	esac
+done
+stage_no=0
+stage() {
+	stage_no=$((stage_no + 1))
+	printf '# [%d/%d] %s (%dm%02ds so far)\n' "$stage_no" "$stages" "$1" \
+		$((SECONDS / 60)) $((SECONDS % 60))
+}
+SECONDS=0
+
 # dkms install and the udev check need root: dkms refuses otherwise, and the
 # udev check works in a private mount namespace.
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo MEMDRIVER_CACHE="$MEMDRIVER_CACHE" "$@"; fi
 }
 
-# ---- user-space tools, per arch ----
-build_user() { # arch
-	local arch=$1 cc dir=$RUN_DIR/$1
-	cc="$(cross_prefix "$arch")gcc"
-	mkdir -p "$dir"
-	cp "$MEMDRIVER_TOP"/{Makefile,memdriver_test.c,memdriver.h} "$dir/"
-	make -s -C "$dir" USER_CC="$cc" memdriver_test &&
-		"$cc" -O2 -w -static -o "$dir/tutorial_test" \
+# ---- user-space tools, per arch: memdriver_test (also 32-bit) and the
+# tutorial's program ----
+build_tools() { # arch
+	local dir=$RUN_DIR/$1
+	build_user "$1" "$dir" &&
+		"${CROSS}gcc" -O2 -w -static -o "$dir/tutorial_test" \
 			"$MEMDRIVER_TOP/scripts/tutorial_test.c"
 }
-# The 32-bit user space each 64-bit guest also runs (through compat_ioctl).
-compat_arch() { case $1 in amd64) echo i386 ;; arm64) echo armhf ;; esac; }
-compat_cc() { case $1 in amd64) echo i686-linux-gnu-gcc ;; arm64) echo arm-linux-gnueabihf-gcc ;; esac; }
-build_user32() { # arch
+build_tools32() { # arch
 	local dir=$RUN_DIR/$1-32
-	mkdir -p "$dir"
-	cp "$MEMDRIVER_TOP"/{Makefile,memdriver_test.c,memdriver.h} "$dir/"
-	make -s -C "$dir" USER_CC="$(compat_cc "$1")" memdriver_test &&
+	build_user "$1" "$dir" 32 &&
 		mv "$dir/memdriver_test" "$dir/memdriver_test32" &&
 		readelf -h "$dir/memdriver_test32" | grep -q 'Class: *ELF32'
 }
 
-# ---- the module, per kernel: W=1 and sparse in one build ----
-build_module() { # series arch
-	local kdir bdir arch_flags=()
-	kdir=$(kernel_dir "$1" "$2")/headers
-	bdir=$RUN_DIR/build-$1-$2
-	mkdir -p "$bdir"
-	cp "$MEMDRIVER_TOP"/{memdriver.c,memdriver.h,Kbuild} "$bdir/"
-	[ "$2" = arm64 ] && arch_flags=(ARCH=arm64 CROSS_COMPILE="$(cross_prefix arm64)")
-	make -C "$kdir" M="$bdir" "${arch_flags[@]}" W=1 C=2 modules &&
-		test -f "$bdir/memdriver.ko"
-}
-
-echo "# static checks"
+stage "static checks"
 for arch in amd64 arm64; do
+	arch_facts "$arch"
 	check_quiet "memdriver_test builds for $arch with -Werror" \
-		"$RUN_DIR/user-$arch.log" build_user "$arch"
-	check_quiet "memdriver_test builds 32-bit for $(compat_arch "$arch") with -Werror" \
-		"$RUN_DIR/user32-$arch.log" build_user32 "$arch"
+		"$RUN_DIR/user-$arch.log" build_tools "$arch"
+	check_quiet "memdriver_test builds 32-bit for $COMPAT_ARCH with -Werror" \
+		"$RUN_DIR/user32-$arch.log" build_tools32 "$arch"
 done
 
 CP=$MEMDRIVER_CACHE/checkpatch/checkpatch.pl
@@ -110,7 +116,7 @@ CP=$MEMDRIVER_CACHE/checkpatch/checkpatch.pl
 # every version test sits in the one shim block at the top of memdriver.c.
 # scripts/tutorial_test.c is the tutorial's program kept verbatim, so it is
 # not ours to restyle and is not checked.
-for f in memdriver.c memdriver.h memdriver_test.c scripts/guest-exit.c; do
+for f in memdriver.c memdriver.h memdriver_test.c scripts/guest/exit.c; do
 	check_quiet "checkpatch --strict $f" "$RUN_DIR/checkpatch-${f##*/}.log" \
 		perl "$CP" --strict --no-tree --ignore LINUX_VERSION_CODE -q -f "$MEMDRIVER_TOP/$f"
 done
@@ -130,21 +136,25 @@ fi
 for k in $KERNELS; do
 	series=${k%%:*} arch=${k##*:}
 	[ "$series" = debug ] || continue
-	SECONDS=0
+	stage "debug kernel $arch: cached, or built (about 25 CPU-minutes)"
+	t0=$SECONDS
 	check_ok "debug kernel for $arch built or cached" "$RUN_DIR/debug-kernel-$arch.log" \
 		"$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" "$arch"
 	dkdir=$(kernel_dir debug "$arch")
-	echo "# debug kernel $arch ready in ${SECONDS}s: $(cat "$dkdir/release" 2>/dev/null)" \
+	echo "# debug kernel $arch ready in $((SECONDS - t0))s: $(cat "$dkdir/release" 2>/dev/null)" \
 		"from $(head -1 "$dkdir/info" 2>/dev/null)"
 done
 
+stage "module builds"
 for k in $KERNELS; do
 	series=${k%%:*} arch=${k##*:}
 	check_quiet "module builds for $series-$arch: W=1 and sparse C=2 clean" \
-		"$RUN_DIR/build-$series-$arch.log" build_module "$series" "$arch"
+		"$RUN_DIR/build-$series-$arch.log" \
+		build_module "$series" "$arch" "$RUN_DIR/build-$series-$arch" W=1 C=2
 done
 
 # ---- install paths, into scratch roots only ----
+stage "install checks"
 # What those checks must leave alone (the host's kernel is not ours).
 host_state() {
 	find /lib/modules /var/lib/dkms /usr/src /etc/udev /etc/group \
@@ -181,27 +191,53 @@ else
 fi
 
 # ---- boot every kernel ----
+# Count a guest's KTAP results, nested ones ("# "-prefixed: memdriver_test's
+# own, inside the guest script's) included: each counts once.
+summary=()
+judge_guest() { # label vmlog vm-rc seconds
+	local label=$1 vmlog=$2 vm_rc=$3 ok_n skip_n bad_n fuzz points
+	ok_n=$(grep -Eac '^(# )*ok [0-9]+ - ' "$vmlog")
+	skip_n=$(grep -Eac '^(# )*ok [0-9]+ - .*# SKIP' "$vmlog")
+	bad_n=$(grep -Eac '^(# )*not ok [0-9]+ - ' "$vmlog")
+	grep -Ea '^(# )*not ok [0-9]+ - |^(# )*# line [0-9]+:' "$vmlog" | sed "s/^/#   $label: /"
+	passed=$((passed + ok_n - skip_n))
+	failed=$((failed + bad_n))
+	if [ "$vm_rc" = 0 ] && [ "$ok_n" -gt 0 ]; then
+		pass "guest $label: verdict clean ($((ok_n - skip_n)) passed, $skip_n skipped)"
+	else
+		fail "guest $label: verdict failed, see $vmlog"
+	fi
+	fuzz=$(sed -En 's/^(# )*# fuzz: ([0-9]+) operations matched the model.*/\2/p' "$vmlog" |
+		awk '{ s += $1 } END { print s + 0 }')
+	points=$(sed -En 's/^(# )*ok [0-9]+ - .* ([0-9]+) failure points.*/\2/p' "$vmlog" |
+		awk '{ s += $1 } END { print s + 0 }')
+	summary+=("$(printf '# %-22s %6d %6d %6d %9d %7d %6d' "$label" \
+		$((ok_n - skip_n)) "$bad_n" "$skip_n" "$fuzz" "$points" "$4")")
+}
+# Boot one guest: vm-run.sh, then judge what it printed.
+boot_guest() { # label series arch payload vmlog timeout
+	local t0=$SECONDS vm_rc=0
+	stage "guest $1"
+	"$MEMDRIVER_TOP/scripts/vm-run.sh" "$2" "$3" "$4" "$5" "$6" || vm_rc=$?
+	# The guest's own words: uname -r, machine and page size.
+	grep -a -m1 '^# guest: kernel ' "$5" | sed "s/^#/# $1:/"
+	judge_guest "$1" "$5" $vm_rc $((SECONDS - t0))
+}
 for k in $KERNELS; do
 	series=${k%%:*} arch=${k##*:}
 	ko=$RUN_DIR/build-$series-$arch/memdriver.ko
-	echo "# guest $series-$arch"
 	if [ ! -f "$ko" ] || [ ! -x "$RUN_DIR/$arch/memdriver_test" ]; then
+		stage "guest $series-$arch"
 		fail "guest $series-$arch: nothing to boot (build failed)"
+		[ "$series" = raspi ] && stage "guest $series-$arch swiotlb=force"
 		continue
 	fi
 	payload=$RUN_DIR/payload-$series-$arch
-	mkdir -p "$payload"
-	cp "$ko" "$RUN_DIR/$arch/memdriver_test" "$RUN_DIR/$arch/tutorial_test" "$payload/"
-	# Missing if the 32-bit build failed; the guest then reports it.
-	cp "$RUN_DIR/$arch-32/memdriver_test32" "$payload/" 2>/dev/null
-	# The module installed as "make install" lays it out, and the modprobe.d
-	# example, for the guest's modprobe.
-	release=$(cat "$(kernel_dir "$series" "$arch")/release")
-	mkdir -p "$payload/lib/modules/$release/updates" "$payload/etc/modprobe.d"
-	cp "$ko" "$payload/lib/modules/$release/updates/"
-	depmod -b "$payload" "$release" 2>/dev/null
-	cp "$MEMDRIVER_TOP/contrib/memdriver.conf" "$payload/etc/modprobe.d/"
-	cp "$MEMDRIVER_TOP/scripts/guest-run.sh" "$payload/run.sh"
+	# memdriver_test32 is missing if the 32-bit build failed; the guest
+	# then reports it.
+	make_payload "$payload" "$series" "$arch" "$ko" "$MEMDRIVER_TOP/scripts/guest/suite.sh" \
+		"$RUN_DIR/$arch/memdriver_test" "$RUN_DIR/$arch/tutorial_test" \
+		$(ls "$RUN_DIR/$arch-32/memdriver_test32" 2>/dev/null)
 	if [ "$series" = debug ]; then
 		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / 10))" \
 			"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / 10)) DEBUG=1" >"$payload/guest.conf"
@@ -224,45 +260,22 @@ for k in $KERNELS; do
 	else
 		echo "EXPECT_ENGINE=0" >>"$payload/guest.conf"
 	fi
-	vmlog=$RUN_DIR/guest-$series-$arch.log
-	"$MEMDRIVER_TOP/scripts/vm-run.sh" "$series" "$arch" "$payload" "$vmlog" $tmo
-	vm_rc=$?
-	# The guest's own words: uname -r, machine and page size.
-	grep -a -m1 '^# guest: kernel ' "$vmlog" | sed "s/^#/# $series-$arch:/"
-	# Every KTAP result line the guest printed counts once.
-	ok_n=$(grep -Eac '^ok [0-9]+ - ' "$vmlog")
-	skip_n=$(grep -Eac '^ok [0-9]+ - .*# SKIP' "$vmlog")
-	bad_n=$(grep -Eac '^not ok [0-9]+ - ' "$vmlog")
-	grep -Ea '^not ok [0-9]+ - |^# line [0-9]+:' "$vmlog" | sed "s/^/#   $series-$arch: /"
-	passed=$((passed + ok_n - skip_n))
-	failed=$((failed + bad_n))
-	if [ "$vm_rc" = 0 ] && [ "$ok_n" -gt 0 ]; then
-		pass "guest $series-$arch: verdict clean ($((ok_n - skip_n)) passed, $skip_n skipped)"
-	else
-		fail "guest $series-$arch: verdict failed, see $vmlog"
-	fi
+	boot_guest "$series-$arch" "$series" "$arch" "$payload" \
+		"$RUN_DIR/guest-$series-$arch.log" $tmo
 	# The engine guest again with swiotlb=force: every mapping bounces, so
 	# a wrong direction, a missing sync or an early unmap corrupts bytes.
 	# The suite, a short fuzz and the DMA cases only.
 	[ "$series" = raspi ] || continue
 	echo "DMA_ONLY=1 FUZZ_OPS=$((FUZZ_OPS / 10))" >>"$payload/guest.conf"
-	vmlog=$RUN_DIR/guest-$series-$arch-swiotlb.log
-	MEMDRIVER_CMDLINE_EXTRA="swiotlb=force" \
-		"$MEMDRIVER_TOP/scripts/vm-run.sh" "$series" "$arch" "$payload" "$vmlog" $tmo
-	vm_rc=$?
-	ok_n=$(grep -Eac '^ok [0-9]+ - ' "$vmlog")
-	skip_n=$(grep -Eac '^ok [0-9]+ - .*# SKIP' "$vmlog")
-	bad_n=$(grep -Eac '^not ok [0-9]+ - ' "$vmlog")
-	grep -Ea '^not ok [0-9]+ - |^# line [0-9]+:' "$vmlog" | sed "s/^/#   $series-$arch swiotlb: /"
-	passed=$((passed + ok_n - skip_n))
-	failed=$((failed + bad_n))
-	if [ "$vm_rc" = 0 ] && [ "$ok_n" -gt 0 ]; then
-		pass "guest $series-$arch swiotlb=force: verdict clean ($((ok_n - skip_n)) passed, $skip_n skipped)"
-	else
-		fail "guest $series-$arch swiotlb=force: verdict failed, see $vmlog"
-	fi
+	MEMDRIVER_CMDLINE_EXTRA="swiotlb=force" boot_guest "$series-$arch swiotlb=force" \
+		"$series" "$arch" "$payload" "$RUN_DIR/guest-$series-$arch-swiotlb.log" $tmo
 done
 
-echo "# logs in $RUN_DIR"
+echo "1..$n"
+if [ ${#summary[@]} -gt 0 ]; then
+	echo "# guest                   passed failed skipped fuzz-ops faults seconds"
+	printf '%s\n' "${summary[@]}"
+fi
+echo "# logs in $RUN_DIR; $((SECONDS / 60)) min $((SECONDS % 60)) s in all"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -23,6 +23,13 @@ check() {
 	shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
+# memdriver_test prints KTAP of its own: inside this script's KTAP stream it
+# is nested, each line prefixed "# " so the outer stream stays valid KTAP
+# (the host counts both). The program's exit status is kept.
+nested() {
+	{ "$@" 2>&1; echo $? >/tmp/nested.rc; } | sed 's/^/# /'
+	return "$(cat /tmp/nested.rc)"
+}
 sysfs() { cat "/sys/class/memdriver/memdriver${2:-0}/$1"; }
 log_lines() { dmesg | grep -c 'memdriver'; }
 # What the kernel logged since the last kmsg_mark: a line count would fail
@@ -42,6 +49,7 @@ FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 DEBUG=0
 EXPECT_ENGINE= DMA_ONLY=0
 [ -f /guest.conf ] && . /guest.conf
 export MEMDRIVER_EXPECT_ENGINE=$EXPECT_ENGINE
+echo "KTAP version 1"
 echo "# guest: kernel $(uname -r) $(uname -m), page size $page_bytes"
 # Debug kernels show what they check with (CONFIG_IKCONFIG_PROC).
 kconfig() { zcat /proc/config.gz 2>/dev/null | grep -qx "CONFIG_$1=y"; }
@@ -101,7 +109,7 @@ fi
 DMA_CASES="dma_copy dma_engine_info dma_engine_pairs dma_engine_lengths dma_engine_threads dma_engine_faults"
 dma_cases() { # label program
 	for c in $DMA_CASES; do
-		check "$1: $c" "$2" test "$c"
+		check "$1: $c" nested "$2" test "$c"
 	done
 }
 dma_section() {
@@ -156,6 +164,7 @@ dma_section() {
 	fi
 }
 guest_end() {
+	echo "1..$n"
 	echo "# guest: $n checks, $fails failed"
 	echo "MEMDRIVER-DMESG-BEGIN"
 	dmesg
@@ -166,10 +175,10 @@ guest_end() {
 if [ "$DMA_ONLY" = 1 ]; then
 	echo "# guest: DMA only: $(cat /proc/cmdline)"
 	check "insmod with defaults" insmod $KO
-	check "memdriver_test (64-bit)" /memdriver_test --fresh
-	[ -f /memdriver_test32 ] && check "memdriver_test32 (32-bit user space)" /memdriver_test32
+	check "memdriver_test (64-bit)" nested /memdriver_test --fresh
+	[ -f /memdriver_test32 ] && check "memdriver_test32 (32-bit user space)" nested /memdriver_test32
 	check "fuzz: $FUZZ_OPS random operations match the model (seed $FUZZ_SEED)" \
-		/memdriver_test fuzz --seed "$FUZZ_SEED" --ops "$FUZZ_OPS"
+		nested /memdriver_test fuzz --seed "$FUZZ_SEED" --ops "$FUZZ_OPS"
 	check "rmmod" rmmod memdriver
 	dma_section
 	guest_end
@@ -197,7 +206,7 @@ check "one load message, no raw pointers" sh -c \
 	 ! dmesg | grep memdriver | grep -Eq "ffff[0-9a-f]{8}"'
 
 before=$(log_lines)
-check "memdriver_test (64-bit)" /memdriver_test --fresh
+check "memdriver_test (64-bit)" nested /memdriver_test --fresh
 # Bench smoke: one short iteration prints its table; no speed is asserted.
 [ "$DEBUG" = 1 ] || check "memdriver_test bench --quick prints a table" sh -c \
 	'/memdriver_test bench --quick >/tmp/bench.log 2>&1 && grep -q "^P5 " /tmp/bench.log'
@@ -207,7 +216,7 @@ check "nothing logged per open" test "$(log_lines)" = "$before"
 if [ -f /memdriver_test32 ]; then
 	check "memdriver_test32 is a 32-bit ELF" \
 		test "$(head -c 5 /memdriver_test32 | tail -c 1 | od -An -tx1 | tr -d ' ')" = 01
-	check "memdriver_test32 (32-bit user space)" /memdriver_test32
+	check "memdriver_test32 (32-bit user space)" nested /memdriver_test32
 else
 	not_ok "memdriver_test32 missing: the 32-bit build failed"
 fi
@@ -220,16 +229,16 @@ check "memdriver_test info shows each region's runs" sh -c \
 # Model-based random testing; the host picks the seed (/guest.conf) and
 # prints it, so a failure reproduces with the same seed.
 check "fuzz: $FUZZ_OPS random operations match the model (seed $FUZZ_SEED)" \
-	/memdriver_test fuzz --seed "$FUZZ_SEED" --ops "$FUZZ_OPS"
+	nested /memdriver_test fuzz --seed "$FUZZ_SEED" --ops "$FUZZ_OPS"
 # 4 processes x 4 threads, half of them on one shared fd, then a count.
-check "stress: processes x threads, every object accounted for" /memdriver_test stress
+check "stress: processes x threads, every object accounted for" nested /memdriver_test stress
 if $FAULTS; then
 	echo "MEMDRIVER-FAULTS-BEGIN"
-	/memdriver_test faults
+	nested /memdriver_test faults
 	rc=$?
 	echo "MEMDRIVER-FAULTS-END"
 	check "every allocation and user copy of each call failed once" test $rc = 0
-	check "stress after fault injection" /memdriver_test stress --rounds 200
+	check "stress after fault injection" nested /memdriver_test stress --rounds 200
 fi
 
 # The tutorial's test program, compiled unchanged from the tutorial.
@@ -277,15 +286,15 @@ check "custom sizes rounded up to the page size" test \
 	"$(round_page 5000) $(round_page 70000) $(round_page 8192) $(round_page 12288)"
 check "dev_mode=0660 applied" test "$(stat -c %a /dev/memdriver1)" = 660
 # memdriver1 first: the run on memdriver0 writes to memdriver1 as well.
-check "memdriver_test on memdriver1" /memdriver_test --fresh -d /dev/memdriver1
+check "memdriver_test on memdriver1" nested /memdriver_test --fresh -d /dev/memdriver1
 [ "$DEBUG" = 1 ] ||
-	check "memdriver_test on memdriver0" /memdriver_test --fresh -d /dev/memdriver0
+	check "memdriver_test on memdriver0" nested /memdriver_test --fresh -d /dev/memdriver0
 check "fuzz at small caps: $FUZZ_CAPS_OPS operations (seed $((FUZZ_SEED + 1)))" \
-	/memdriver_test -d /dev/memdriver1 fuzz --seed $((FUZZ_SEED + 1)) --ops "$FUZZ_CAPS_OPS"
+	nested /memdriver_test -d /dev/memdriver1 fuzz --seed $((FUZZ_SEED + 1)) --ops "$FUZZ_CAPS_OPS"
 if $FAULTS; then
 	# The second device, with odd region sizes and small caps.
 	echo "MEMDRIVER-FAULTS-BEGIN"
-	/memdriver_test -d /dev/memdriver1 faults
+	nested /memdriver_test -d /dev/memdriver1 faults
 	rc=$?
 	echo "MEMDRIVER-FAULTS-END"
 	check "every allocation and user copy of each call failed once on memdriver1" test $rc = 0
@@ -350,11 +359,11 @@ if $FAULTS; then
 		stride2="--stride 80 --offset $FUZZ_SEED"
 	fi
 	echo "MEMDRIVER-FAULTS-BEGIN"
-	/memdriver_test load-faults $stride1 $KO
+	nested /memdriver_test load-faults $stride1 $KO
 	rc1=$?
 	# Two devices, while another thread keeps opening them: device 0
 	# exists while device 1's creation fails.
-	/memdriver_test load-faults $stride2 $KO nr_devices=2
+	nested /memdriver_test load-faults $stride2 $KO nr_devices=2
 	rc2=$?
 	echo "MEMDRIVER-FAULTS-END"
 	check "load with failure points armed in turn (${stride1%% --offset*})" test $rc1 = 0
