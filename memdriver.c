@@ -907,39 +907,6 @@ static void memdriver_dma_copy_by_cpu(struct device *dev,
 		dma_sync_single_for_device(dev, src->addr, len, src->dir);
 }
 
-/* No engine: the whole window by CPU, mapped for our own device. */
-static int memdriver_dma_copy_cpu(struct device *dev,
-				  struct memdriver_dma_window *src,
-				  struct memdriver_dma_window *dst, size_t len)
-{
-	size_t max = memdriver_dma_map_limit(dev, false, 1), done = 0;
-	int ret;
-
-	if (!max)
-		return -ENOMEM;
-	while (done < len) {
-		size_t n = min3(len - done, memdriver_dma_chunk(src, len - done),
-				memdriver_dma_chunk(dst, len - done));
-
-		n = min(n, max);
-		ret = memdriver_dma_map(dev, src, n);
-		if (ret)
-			return ret;
-		ret = memdriver_dma_map(dev, dst, n);
-		memdriver_dma_unmap(dev, dst, n);
-		if (!ret)
-			memdriver_dma_copy_by_cpu(dev, src, dst, n);
-		memdriver_dma_unmap(dev, src, n);
-		if (ret)
-			return ret;
-		src->off += n;
-		dst->off += n;
-		done += n;
-		cond_resched();
-	}
-	return 0;
-}
-
 /* One descriptor's fate, written by its callback. */
 struct memdriver_dma_job {
 	struct completion done;
@@ -1072,6 +1039,73 @@ static bool memdriver_dma_engine_may_serve(const struct memdriver_dma_window *sr
 }
 
 /*
+ * The engine takes a piece only when both ends are aligned as it requires,
+ * judged on the memory's own addresses as well as the bus ones, so that a
+ * bounce buffer (which realigns the bus side) does not change who copies.
+ * Otherwise, and without a channel, the CPU copies it.
+ */
+static int memdriver_dma_piece(struct dma_chan *chan, unsigned int align,
+			       struct memdriver_dma_window *src,
+			       struct memdriver_dma_window *dst, size_t n)
+{
+	int ret;
+
+	if (!chan ||
+	    (((uintptr_t)memdriver_dma_kaddr(src) |
+	      (uintptr_t)memdriver_dma_kaddr(dst) | n) & (align - 1)) ||
+	    !is_dma_copy_aligned(chan->device, src->addr, dst->addr, n))
+		return MEMDRIVER_DMA_BY_CPU;
+	mutex_lock(&memdriver_dma_lock);
+	ret = memdriver_dma_engine_piece(chan, dst->addr, src->addr, n);
+	mutex_unlock(&memdriver_dma_lock);
+	return ret;
+}
+
+/*
+ * Copy @len bytes in pieces no longer than @max or either window's
+ * physically contiguous run, both ends mapped for @dev while each piece
+ * moves: by @chan when it takes the piece, else by CPU. *@by_engine counts
+ * what the engine moved. Any error ends the copy with both unmapped.
+ */
+static int memdriver_dma_copy_pieces(struct device *dev, struct dma_chan *chan,
+				     unsigned int align, size_t max,
+				     struct memdriver_dma_window *src,
+				     struct memdriver_dma_window *dst,
+				     size_t len, size_t *by_engine)
+{
+	size_t done = 0;
+	int ret;
+
+	while (done < len) {
+		size_t n = min3(len - done, memdriver_dma_chunk(src, len - done),
+				memdriver_dma_chunk(dst, len - done));
+
+		n = min(n, max);
+		ret = memdriver_dma_map(dev, src, n);
+		if (ret)
+			return ret;
+		ret = memdriver_dma_map(dev, dst, n);
+		if (!ret)
+			ret = memdriver_dma_piece(chan, align, src, dst, n);
+		memdriver_dma_unmap(dev, dst, n);
+		if (ret == MEMDRIVER_DMA_BY_CPU) {
+			memdriver_dma_copy_by_cpu(dev, src, dst, n);
+			ret = 0;
+		} else if (!ret) {
+			*by_engine += n;
+		}
+		memdriver_dma_unmap(dev, src, n);
+		if (ret)
+			return ret;
+		src->off += n;
+		dst->off += n;
+		done += n;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
  * A copy by the engine, each rule for a reason:
  * - The engine writes only the destination's whole cache lines inside the
  *   window (memdriver_dma_body()). The Pi's DMA is not cache-coherent:
@@ -1086,9 +1120,7 @@ static bool memdriver_dma_engine_may_serve(const struct memdriver_dma_window *sr
  * - A piece ends where a scattered (vmalloc) page ends on either side and at
  *   the engine device's mapping and segment limits.
  * - A piece whose addresses or length the engine cannot take, or that prep
- *   refuses, is copied by the CPU instead. Alignment is judged on the
- *   memory's own addresses as well as the bus ones, so that a bounce buffer
- *   (which realigns the bus side) does not change who copies.
+ *   refuses, is copied by the CPU instead (memdriver_dma_piece()).
  * @engine says who moved the bytes: DMAENGINE, CPU, or MIXED for both.
  */
 static int memdriver_dma_copy_engine(struct dma_chan *chan,
@@ -1099,8 +1131,8 @@ static int memdriver_dma_copy_engine(struct dma_chan *chan,
 	struct device *dev = dmaengine_get_dma_device(chan);
 	unsigned int align = memdriver_dma_engine_align(chan);
 	u8 *s0 = memdriver_dma_kaddr(src), *d0 = memdriver_dma_kaddr(dst);
-	size_t head, body, tail, max, done = 0, by_engine = 0;
-	int ret = 0;
+	size_t head, body, tail, max, by_engine = 0;
+	int ret;
 
 	body = memdriver_dma_body(dst, len, &head);
 	tail = len - head - body;
@@ -1110,44 +1142,10 @@ static int memdriver_dma_copy_engine(struct dma_chan *chan,
 		return -ENOMEM;
 	src->off += head;
 	dst->off += head;
-	while (done < body) {
-		size_t n = min3(body - done, memdriver_dma_chunk(src, body - done),
-				memdriver_dma_chunk(dst, body - done));
-		bool aligned;
-
-		n = min(n, max);
-		aligned = !(((uintptr_t)memdriver_dma_kaddr(src) |
-			     (uintptr_t)memdriver_dma_kaddr(dst) | n) & (align - 1));
-		ret = memdriver_dma_map(dev, src, n);
-		if (ret)
-			break;
-		ret = memdriver_dma_map(dev, dst, n);
-		if (!ret) {
-			if (aligned && is_dma_copy_aligned(chan->device, src->addr,
-							   dst->addr, n)) {
-				mutex_lock(&memdriver_dma_lock);
-				ret = memdriver_dma_engine_piece(chan, dst->addr,
-								 src->addr, n);
-				mutex_unlock(&memdriver_dma_lock);
-			} else {
-				ret = MEMDRIVER_DMA_BY_CPU;
-			}
-		}
-		memdriver_dma_unmap(dev, dst, n);
-		if (ret == MEMDRIVER_DMA_BY_CPU) {
-			memdriver_dma_copy_by_cpu(dev, src, dst, n);
-			ret = 0;
-		} else if (!ret) {
-			by_engine += n;
-		}
-		memdriver_dma_unmap(dev, src, n);
-		if (ret)
-			return ret;
-		src->off += n;
-		dst->off += n;
-		done += n;
-		cond_resched();
-	}
+	ret = memdriver_dma_copy_pieces(dev, chan, align, max, src, dst, body,
+					&by_engine);
+	if (ret)
+		return ret;
 	/* The edges: plain CPU copies that no DMA mapping ever covers. */
 	memcpy(d0, s0, head);
 	memcpy(d0 + len - tail, s0 + len - tail, tail);
@@ -1155,6 +1153,19 @@ static int memdriver_dma_copy_engine(struct dma_chan *chan,
 		  by_engine == len ? MEMDRIVER_DMA_ENGINE_DMAENGINE :
 		  MEMDRIVER_DMA_ENGINE_MIXED;
 	return 0;
+}
+
+/* No engine: the whole window by CPU, mapped for our own device. */
+static int memdriver_dma_copy_cpu(struct device *dev,
+				  struct memdriver_dma_window *src,
+				  struct memdriver_dma_window *dst, size_t len)
+{
+	size_t max = memdriver_dma_map_limit(dev, false, 1), by_engine = 0;
+
+	if (!max)
+		return -ENOMEM;
+	return memdriver_dma_copy_pieces(dev, NULL, 1, max, src, dst, len,
+					 &by_engine);
 }
 
 static bool memdriver_dma_windows_overlap(u64 a, u64 b, u64 len)
