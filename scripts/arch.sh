@@ -12,6 +12,8 @@
 #   CONSOLE        the serial console the guest writes to
 #   PASS_RC        QEMU's exit status when the guest passes (guest-exit.c)
 #   BUSYBOX        the static busybox the initramfs runs
+#   ARCH_PKGS      the Debian packages that build and boot it here: QEMU,
+#                  the 32-bit compiler and, when not native, the cross one
 arch_facts() {
 	case $1 in
 	amd64)
@@ -23,6 +25,7 @@ arch_facts() {
 			-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 		CONSOLE=ttyS0 PASS_RC=1
 		BUSYBOX=/bin/busybox
+		ARCH_PKGS="qemu-system-x86 gcc-i686-linux-gnu libc6-dev-i386-cross"
 		;;
 	arm64)
 		KARCH=arm64 MAKE_ARCH=arm64 triplet=aarch64-linux-gnu
@@ -35,11 +38,15 @@ arch_facts() {
 			-semihosting-config enable=on,target=native,userspace=on)
 		CONSOLE=ttyAMA0 PASS_RC=0
 		BUSYBOX=$MEMDRIVER_CACHE/busybox/arm64/busybox
+		ARCH_PKGS="qemu-system-arm gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
 		;;
 	*) die "unknown arch '$1' (amd64 or arm64)" ;;
 	esac
 	UNAME_M=${triplet%%-*} CROSS=
-	[ "$(uname -m)" = "$UNAME_M" ] || CROSS=$triplet-
+	if [ "$(uname -m)" != "$UNAME_M" ]; then
+		CROSS=$triplet-
+		ARCH_PKGS+=" gcc-$triplet libc6-dev-$1-cross"
+	fi
 }
 
 # QEMU's Raspberry Pi 3B (series raspi, arm64 only): its fixed 4 Cortex-A53s

@@ -11,11 +11,14 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/apt.sh"
 
-HOST_PKGS="make gcc libc6-dev qemu-system-x86 qemu-system-arm qemu-system-data
- gcc-aarch64-linux-gnu libc6-dev-arm64-cross busybox-static sparse cpio bc
+# What every build needs; each architecture adds its own (arch.sh).
+HOST_PKGS="make gcc libc6-dev qemu-system-data busybox-static sparse cpio bc
  flex bison libelf-dev xz-utils dpkg-dev kmod perl ca-certificates dwarves
- ccache dkms udev gcc-i686-linux-gnu libc6-dev-i386-cross
- gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
+ ccache dkms udev psmisc"
+for a in amd64 arm64; do
+	arch_facts "$a"
+	HOST_PKGS+=" $ARCH_PKGS"
+done
 
 install_host_tools() {
 	local missing=() p
