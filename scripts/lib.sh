@@ -48,6 +48,7 @@ build_for_kernel() { # series arch dir
 	cross=$(cross_prefix "$2")
 	rm -rf "$3" && mkdir -p "$3"
 	cp "$MEMDRIVER_TOP"/{memdriver.c,memdriver.h,Kbuild,Makefile,memdriver_test.c} "$3/"
+	cp -r "$MEMDRIVER_TOP/tests" "$3/"
 	log "building memdriver.ko for $(cat "$kdir/release")"
 	make -s -C "$3" KDIR="$kdir/headers" \
 		ARCH="$(kernel_arch "$2" | sed 's/x86_64/x86/')" CROSS_COMPILE="$cross" \

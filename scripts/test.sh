@@ -69,6 +69,7 @@ build_user() { # arch
 	cc="$(cross_prefix "$arch")gcc"
 	mkdir -p "$dir"
 	cp "$MEMDRIVER_TOP"/{Makefile,memdriver_test.c,memdriver.h} "$dir/"
+	cp -r "$MEMDRIVER_TOP/tests" "$dir/"
 	make -s -C "$dir" USER_CC="$cc" memdriver_test &&
 		"$cc" -O2 -w -static -o "$dir/tutorial_test" \
 			"$MEMDRIVER_TOP/scripts/tutorial_test.c"
@@ -80,6 +81,7 @@ build_user32() { # arch
 	local dir=$RUN_DIR/$1-32
 	mkdir -p "$dir"
 	cp "$MEMDRIVER_TOP"/{Makefile,memdriver_test.c,memdriver.h} "$dir/"
+	cp -r "$MEMDRIVER_TOP/tests" "$dir/"
 	make -s -C "$dir" USER_CC="$(compat_cc "$1")" memdriver_test &&
 		mv "$dir/memdriver_test" "$dir/memdriver_test32" &&
 		readelf -h "$dir/memdriver_test32" | grep -q 'Class: *ELF32'
@@ -110,7 +112,8 @@ CP=$MEMDRIVER_CACHE/checkpatch/checkpatch.pl
 # every version test sits in the one shim block at the top of memdriver.c.
 # scripts/tutorial_test.c is the tutorial's program kept verbatim, so it is
 # not ours to restyle and is not checked.
-for f in memdriver.c memdriver.h memdriver_test.c scripts/guest-exit.c; do
+for f in memdriver.c memdriver.h memdriver_test.c scripts/guest-exit.c \
+	$(cd "$MEMDRIVER_TOP" && echo tests/*.c tests/*.h); do
 	check_quiet "checkpatch --strict $f" "$RUN_DIR/checkpatch-${f##*/}.log" \
 		perl "$CP" --strict --no-tree --ignore LINUX_VERSION_CODE -q -f "$MEMDRIVER_TOP/$f"
 done
