@@ -24,34 +24,23 @@
 #include "tests/util.h"
 
 /* The suite's order: zeroed_at_load must come before any write. */
-static const struct {
-	const struct test_case *cases;
-	const int *nr;
-} suite[] = {
-	{ info_cases, &info_nr_cases },
-	{ rw_cases, &rw_nr_cases },
-	{ objects_cases, &objects_nr_cases },
-	{ mmap_cases, &mmap_nr_cases },
-	{ access_cases, &access_nr_cases },
-	{ concurrency_cases, &concurrency_nr_cases },
-	{ device_cases, &device_nr_cases },
-	{ debugfs_cases, &debugfs_nr_cases },
-	{ dma_cases, &dma_nr_cases },
-	{ tutorial_cases, &tutorial_nr_cases },
+static const struct test_case *const suite[] = {
+	info_cases, rw_cases, objects_cases, mmap_cases, access_cases,
+	concurrency_cases, device_cases, debugfs_cases, dma_cases,
+	tutorial_cases,
 };
 
 /* All cases, or the one named @only: the plan counts just those that run. */
 static int run_suite(const char *only)
 {
-	const struct test_case *run[64];
+	const struct test_case *run[64], *c;
 	struct ktap k;
-	int n = 0, g, i;
+	int n = 0, g;
 
 	for (g = 0; g < (int)ARRAY_SIZE(suite); g++)
-		for (i = 0; i < *suite[g].nr; i++)
-			if ((!only || !strcmp(only, suite[g].cases[i].name)) &&
-			    n < (int)ARRAY_SIZE(run))
-				run[n++] = &suite[g].cases[i];
+		for (c = suite[g]; c->name; c++)
+			if ((!only || !strcmp(only, c->name)) && n < (int)ARRAY_SIZE(run))
+				run[n++] = c;
 	if (only && !n) {
 		printf("# no case named %s\n", only);
 		return 2;

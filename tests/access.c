@@ -135,6 +135,5 @@ const struct test_case access_cases[] = {
 	CASE(readonly_fd),
 	CASE(writeonly_fd),
 	CASE(no_exec_mappings),
+	{ }
 };
-
-const int access_nr_cases = ARRAY_SIZE(access_cases);

@@ -123,6 +123,5 @@ TEST(concurrency)
 
 const struct test_case concurrency_cases[] = {
 	CASE(concurrency),
+	{ }
 };
-
-const int concurrency_nr_cases = ARRAY_SIZE(concurrency_cases);

@@ -104,6 +104,5 @@ const struct test_case debugfs_cases[] = {
 	CASE(debugfs_regions),
 	CASE(debugfs_objects),
 	CASE(debugfs_root_only),
+	{ }
 };
-
-const int debugfs_nr_cases = ARRAY_SIZE(debugfs_cases);

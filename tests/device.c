@@ -50,6 +50,5 @@ TEST(devices_independent)
 const struct test_case device_cases[] = {
 	CASE(device_node),
 	CASE(devices_independent),
+	{ }
 };
-
-const int device_nr_cases = ARRAY_SIZE(device_cases);

@@ -547,6 +547,5 @@ const struct test_case dma_cases[] = {
 	CASE(dma_engine_lengths),
 	CASE(dma_engine_threads),
 	CASE(dma_engine_faults),
+	{ }
 };
-
-const int dma_nr_cases = ARRAY_SIZE(dma_cases);

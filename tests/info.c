@@ -123,6 +123,5 @@ int show_info(void)
 
 const struct test_case info_cases[] = {
 	CASE(info),
+	{ }
 };
-
-const int info_nr_cases = ARRAY_SIZE(info_cases);

@@ -98,6 +98,5 @@ const struct test_case mmap_cases[] = {
 	CASE(mmap_regions),
 	CASE(mmap_window),
 	CASE(mmap_errors),
+	{ }
 };
-
-const int mmap_nr_cases = ARRAY_SIZE(mmap_cases);

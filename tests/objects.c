@@ -185,6 +185,5 @@ const struct test_case objects_cases[] = {
 	CASE(unknown_ioctl),
 	CASE(release_frees_objects),
 	CASE(object_caps),
+	{ }
 };
-
-const int objects_nr_cases = ARRAY_SIZE(objects_cases);

@@ -218,6 +218,5 @@ const struct test_case rw_cases[] = {
 	CASE(end_of_device),
 	CASE(bad_user_pointers),
 	CASE(lseek),
+	{ }
 };
-
-const int rw_nr_cases = ARRAY_SIZE(rw_cases);

@@ -79,6 +79,5 @@ TEST(tutorial_flow)
 
 const struct test_case tutorial_cases[] = {
 	CASE(tutorial_flow),
+	{ }
 };
-
-const int tutorial_nr_cases = ARRAY_SIZE(tutorial_cases);

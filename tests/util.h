@@ -80,14 +80,13 @@ bool read_region_views(struct region_view *v);
 bool read_objects_view(struct objects_view *v);
 bool need_debugfs(void);
 
-/* ---- Each file's cases, in the suite's order (memdriver_test.c) ---- */
-
+/*
+ * Each file's cases, each array ended by an entry without a name, in the
+ * suite's order (memdriver_test.c).
+ */
 extern const struct test_case info_cases[], rw_cases[], objects_cases[],
 	mmap_cases[], access_cases[], concurrency_cases[], device_cases[],
 	debugfs_cases[], dma_cases[], tutorial_cases[];
-extern const int info_nr_cases, rw_nr_cases, objects_nr_cases,
-	mmap_nr_cases, access_nr_cases, concurrency_nr_cases, device_nr_cases,
-	debugfs_nr_cases, dma_nr_cases, tutorial_nr_cases;
 
 /* ---- The other modes ---- */
 
