@@ -8,8 +8,10 @@
 #ifndef MEMDRIVER_TESTS_HARNESS_H
 #define MEMDRIVER_TESTS_HARNESS_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
