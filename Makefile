@@ -37,8 +37,11 @@ all: modules memdriver_test
 modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-memdriver_test: memdriver_test.c memdriver.h
-	$(USER_CC) $(USER_CFLAGS) -o $@ memdriver_test.c $(USER_LDFLAGS)
+# The suite's cases and modes live in tests/, one file a subject.
+TEST_SRCS := memdriver_test.c $(wildcard tests/*.c)
+
+memdriver_test: $(TEST_SRCS) memdriver.h $(wildcard tests/*.h)
+	$(USER_CC) $(USER_CFLAGS) -o $@ $(TEST_SRCS) $(USER_LDFLAGS)
 
 # kbuild skips depmod when the headers lack System.map (Debian's do), so run it
 # here. The module may come out signed and compressed (memdriver.ko.xz).

@@ -36,7 +36,7 @@ kernel_dir() {
 # ---- building: one way to stage the sources, one build of each kind ----
 # Every build works on a fresh copy of the sources, so the tree stays clean.
 MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h)
-USER_SOURCES=(Makefile memdriver.h memdriver_test.c)
+USER_SOURCES=(Makefile memdriver.h memdriver_test.c tests)
 stage_sources() { # dir files...
 	local dir=$1
 	shift

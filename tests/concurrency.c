@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Threads and a child process on own and shared fds at once.
+ */
+#include "util.h"
+
+/* ---- Concurrency ---- */
+
+#define THREADS 4
+#define THREAD_ROUNDS 100
+/* Own-fd threads, shared-fd threads and a child: each its own data slice. */
+#define WORKERS (2 * THREADS + 1)
+
+struct worker {
+	int fd;			/* own fd, or the shared one */
+	int index;
+	bool own_fd;
+	int ids[THREAD_ROUNDS];
+	int nr_ids;
+	int errors;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	size_t slice = region_size(MEMDRIVER_REGION_VMALLOC) / WORKERS;
+	__u64 off = region_off(MEMDRIVER_REGION_VMALLOC) + w->index * slice;
+	size_t len = slice < 4096 ? slice : 4096;
+	__u8 buf[4096], data[MEMDRIVER_PAYLOAD_SIZE];
+	char want[MEMDRIVER_PAYLOAD_SIZE];
+	int round;
+
+	for (round = 0; round < THREAD_ROUNDS; round++) {
+		int id = ioctl(w->fd, MEM_IOCTL_ALLOC_OBJECT);
+
+		if (id <= 0) {
+			w->errors++;
+			continue;
+		}
+		memset(want, 0, sizeof(want));
+		snprintf(want, sizeof(want), "Object ID: %d", id);
+		if (object_read(w->fd, id, data) || memcmp(data, want, sizeof(want)))
+			w->errors++;
+		if (w->own_fd) {
+			if (free_object(w->fd, id))
+				w->errors++;
+		} else {
+			w->ids[w->nr_ids++] = id;	/* freed by the main thread */
+		}
+		fill_pattern(buf, len, off, round + w->index);
+		if (pwrite(w->fd, buf, len, off) != (ssize_t)len ||
+		    pread(w->fd, buf, len, off) != (ssize_t)len ||
+		    check_pattern(buf, len, off, round + w->index) != -1)
+			w->errors++;
+	}
+	return NULL;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+TEST(concurrency)
+{
+	struct memdriver_info before = info_now(fd);
+	unsigned int needed = THREADS * THREAD_ROUNDS + THREADS + 1;
+	struct worker w[2 * THREADS];
+	pthread_t t[2 * THREADS];
+	int shared = open_dev(), all[THREADS * THREAD_ROUNDS], n = 0, i, j;
+	pid_t child;
+	int status;
+
+	if (region_size(MEMDRIVER_REGION_VMALLOC) < WORKERS * (__u64)page_size ||
+	    before.max_objects_per_fd < THREADS * THREAD_ROUNDS ||
+	    before.max_objects - before.objects_total < needed) {
+		skip("vmalloc region or object caps too small");
+		close(shared);
+		return;
+	}
+	/* A child process hammers its own fd at the same time. */
+	child = fork();
+	if (child == 0) {
+		struct worker cw = {
+			.fd = open_dev(), .index = 2 * THREADS, .own_fd = true,
+		};
+
+		worker_run(&cw);
+		_exit(cw.errors ? 1 : 0);
+	}
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < 2 * THREADS; i++) {
+		w[i].own_fd = i < THREADS;
+		w[i].fd = w[i].own_fd ? open_dev() : shared;
+		w[i].index = i;
+		EXPECT_EQ(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
+	}
+	for (i = 0; i < 2 * THREADS; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(w[i].errors, 0);
+		if (w[i].own_fd)
+			close(w[i].fd);
+		for (j = 0; j < w[i].nr_ids; j++)
+			all[n++] = w[i].ids[j];
+	}
+	EXPECT_EQ(waitpid(child, &status, 0), child);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Shared-fd ids: all distinct and all accounted for. */
+	EXPECT_EQ(n, THREADS * THREAD_ROUNDS);
+	qsort(all, n, sizeof(all[0]), cmp_int);
+	for (i = 1; i < n; i++)
+		if (all[i] == all[i - 1]) {
+			EXPECT_NE(all[i], all[i - 1]);
+			break;
+		}
+	EXPECT_EQ(info_now(shared).objects_fd, n);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(free_object(shared, all[i]), 0);
+	EXPECT_EQ(info_now(shared).objects_fd, 0);
+	close(shared);
+	EXPECT_EQ(info_now(fd).objects_device, before.objects_device);
+}
+
+const struct test_case concurrency_cases[] = {
+	CASE(concurrency),
+	{ }
+};

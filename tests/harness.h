@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A small test harness in the spirit of the kernel's kselftest_harness.h:
+ * TEST() cases gathered in per-file arrays, EXPECT_* and ASSERT_* checks
+ * that print what failed, every case in a forked child with a time limit,
+ * and the one KTAP printer every mode reports through.
+ */
+#ifndef MEMDRIVER_TESTS_HARNESS_H
+#define MEMDRIVER_TESTS_HARNESS_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* Seconds a case may run before it is killed and reported # TIMEOUT. */
+#define HARNESS_TIMEOUT	900
+
+struct test_case {
+	const char *name;
+	void (*run)(int fd);
+	unsigned int timeout;	/* seconds; 0 for HARNESS_TIMEOUT */
+};
+
+/* A case gets a fresh O_RDWR fd on the device, closed when it returns. */
+#define TEST(name) static void test_##name(int fd)
+#define CASE(id) { .name = #id, .run = test_##id }
+
+/* ---- KTAP output: one printer for every mode ---- */
+
+enum ktap_verdict { KTAP_PASS, KTAP_FAIL, KTAP_SKIP };
+
+struct ktap {
+	int n;			/* results printed so far */
+	int pass, fail, skip;
+};
+
+void ktap_plan(struct ktap *k, int planned);
+/* "ok N - WHAT", "not ok N - WHAT # WHY" or "ok N - WHAT # SKIP WHY". */
+void ktap_result(struct ktap *k, enum ktap_verdict v, const char *why,
+		 const char *fmt, ...) __attribute__
+	((format(printf, 4, 5)));
+/* The verdict of the checks made since case_begin(). */
+void ktap_case_result(struct ktap *k, const char *fmt, ...) __attribute__
+	((format(printf, 2, 3)));
+/* The totals and the closing "N passed, N failed" line; the exit status. */
+int ktap_end(struct ktap *k);
+
+/* ---- The state of the case that runs ---- */
+
+void case_begin(void);
+bool case_failed(void);
+void case_fail(void);
+void skip(const char *why);
+
+/* Runs @n cases, each in a child of its own, and prints their KTAP lines. */
+void harness_run(struct ktap *k, const struct test_case *const *cases, int n,
+		 int (*open_fd)(void));
+
+/* ---- Checks: EXPECT_* go on after a failure, ASSERT_* end the case ---- */
+
+void harness_fail(const char *file, int line, bool fatal, const char *fmt, ...)
+	__attribute__
+	((format(printf, 4, 5)));
+
+#define __CMP(a, op, b, fatal) do {					\
+	long long __a = (long long)(a), __b = (long long)(b);		\
+	if (!(__a op __b))						\
+		harness_fail(__FILE__, __LINE__, fatal,			\
+			     "%s " #op " %s (%lld vs %lld)",		\
+			     #a, #b, __a, __b);				\
+} while (0)
+
+#define __BOOL(cond, want, fatal) do {					\
+	bool __w = (want);						\
+	if (!(cond) != !__w)						\
+		harness_fail(__FILE__, __LINE__, fatal, "%s%s",		\
+			     __w ? "" : "not ", #cond);			\
+} while (0)
+
+/* A call that must fail (return -1) with exactly this errno. */
+#define __ERRNO(call, err, fatal) do {					\
+	long long __r = (long long)(call);				\
+	int __e = errno, __want = (err);				\
+	if (__r != -1 || __e != __want)					\
+		harness_fail(__FILE__, __LINE__, fatal,			\
+			     "%s to fail with %s, got %lld (%s)", #call,	\
+			     strerror(__want), __r,			\
+			     __r == -1 ? strerror(__e) : "no error");	\
+} while (0)
+
+#define EXPECT_EQ(a, b)		__CMP(a, ==, b, false)
+#define EXPECT_NE(a, b)		__CMP(a, !=, b, false)
+#define EXPECT_LT(a, b)		__CMP(a, <, b, false)
+#define EXPECT_LE(a, b)		__CMP(a, <=, b, false)
+#define EXPECT_GT(a, b)		__CMP(a, >, b, false)
+#define EXPECT_GE(a, b)		__CMP(a, >=, b, false)
+#define EXPECT_TRUE(cond)	__BOOL(cond, true, false)
+#define EXPECT_FALSE(cond)	__BOOL(cond, false, false)
+#define EXPECT_ERRNO(call, err)	__ERRNO(call, err, false)
+
+#define ASSERT_EQ(a, b)		__CMP(a, ==, b, true)
+#define ASSERT_NE(a, b)		__CMP(a, !=, b, true)
+#define ASSERT_LT(a, b)		__CMP(a, <, b, true)
+#define ASSERT_LE(a, b)		__CMP(a, <=, b, true)
+#define ASSERT_GT(a, b)		__CMP(a, >, b, true)
+#define ASSERT_GE(a, b)		__CMP(a, >=, b, true)
+#define ASSERT_TRUE(cond)	__BOOL(cond, true, true)
+#define ASSERT_FALSE(cond)	__BOOL(cond, false, true)
+#define ASSERT_ERRNO(call, err)	__ERRNO(call, err, true)
+
+/* The same for mmap() and mremap(): a pointer, MAP_FAILED on error. */
+#define EXPECT_MAP_ERRNO(call, err) EXPECT_ERRNO((intptr_t)(call), err)
+
+#endif /* MEMDRIVER_TESTS_HARNESS_H */

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers every file may use: opening the device, its regions, patterns,
+ * objects, DMA copies, sysfs and the debugfs views.
+ */
+#include "util.h"
+
+#include <libgen.h>
+
+const char *dev_path = "/dev/memdriver0";
+bool fresh_load;
+long page_size;
+struct memdriver_info info;
+
+int open_dev(void)
+{
+	int fd = open(dev_path, O_RDWR);
+
+	if (fd < 0) {
+		printf("# open %s: %s\n", dev_path, strerror(errno));
+		exit(2);
+	}
+	return fd;
+}
+
+/* The device opened read-only or write-only; exits if that fails. */
+int open_dev_mode(int flags)
+{
+	int fd = open(dev_path, flags);
+
+	if (fd < 0) {
+		printf("# open %s (flags %#x): %s\n", dev_path, flags, strerror(errno));
+		exit(2);
+	}
+	return fd;
+}
+
+int get_info(int fd, struct memdriver_info *out)
+{
+	return ioctl(fd, MEM_IOCTL_GET_INFO, out);
+}
+
+static __u8 pattern_byte(__u64 pos, unsigned int seed)
+{
+	return (__u8)((pos * 131 + seed * 7 + (pos >> 8)) ^ seed);
+}
+
+void fill_pattern(__u8 *buf, size_t len, __u64 pos, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = pattern_byte(pos + i, seed);
+}
+
+/* Index of the first byte where buf differs from the pattern, or -1. */
+long long check_pattern(const __u8 *buf, size_t len, __u64 pos,
+			unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != pattern_byte(pos + i, seed))
+			return (long long)i;
+	return -1;
+}
+
+void *xmalloc(size_t len)
+{
+	void *p = malloc(len);
+
+	if (!p) {
+		printf("# out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+/* An address guaranteed to be unmapped. */
+void *unmapped_address(void)
+{
+	void *p = mmap(NULL, page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	munmap(p, page_size);
+	return p;
+}
+
+long long read_sysfs_number(const char *dir, const char *name)
+{
+	char path[256], buf[64];
+	long long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		val = strtoll(buf, NULL, 0);
+	fclose(f);
+	return val;
+}
+
+void class_dir(char *buf, size_t len)
+{
+	char *copy = strdup(dev_path);
+
+	snprintf(buf, len, "/sys/class/memdriver/%s", basename(copy));
+	free(copy);
+}
+
+long long module_param(const char *name)
+{
+	return read_sysfs_number("/sys/module/memdriver/parameters", name);
+}
+
+__u64 region_off(int r)
+{
+	return info.regions[r].offset;
+}
+
+__u64 region_size(int r)
+{
+	return info.regions[r].size;
+}
+
+const char *const region_names[MEMDRIVER_NR_REGIONS] = {
+	"kmalloc", "vmalloc", "dma", "pages",
+};
+
+int object_read(int fd, int id, __u8 *data)
+{
+	struct memdriver_object_io io = { .id = id };
+	int ret = ioctl(fd, MEM_IOCTL_READ_OBJECT, &io);
+
+	if (!ret)
+		memcpy(data, io.data, sizeof(io.data));
+	return ret;
+}
+
+int free_object(int fd, int id)
+{
+	return ioctl(fd, MEM_IOCTL_FREE_OBJECT, &id);
+}
+
+/*
+ * MEMDRIVER_EXPECT_ENGINE=1 (the raspi guest) or 0 (guests without an
+ * engine): whether the device must report a dmaengine channel; unset, the
+ * suite believes GET_INFO.
+ */
+int expect_engine(void)
+{
+	const char *e = getenv("MEMDRIVER_EXPECT_ENGINE");
+
+	return e && *e ? atoi(e) : -1;
+}
+
+static const char *const engine_names[] = {
+	"?", "CPU", "DMAENGINE", "MIXED",
+};
+
+const char *engine_name(__u32 engine)
+{
+	return engine < ARRAY_SIZE(engine_names) ? engine_names[engine] : "?";
+}
+
+/* The region holding the whole window, or -1. */
+int window_region(__u64 off, __u64 len)
+{
+	int r;
+
+	if (off >= info.total_size || len > info.total_size - off)
+		return -1;
+	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++)
+		if (off >= region_off(r) && off < region_off(r) + region_size(r))
+			return off + len <= region_off(r) + region_size(r) ? r : -1;
+	return -1;
+}
+
+/*
+ * Who must move the bytes of a valid copy, by the module's rules
+ * (memdriver_dma_copy_engine()): an engine takes the destination's whole
+ * cache lines inside the window, if neither window is in the coherent region
+ * and the two are equally aligned to the engine's word; the CPU does the
+ * rest. Regions start on page boundaries, so offsets align as addresses do.
+ */
+__u32 dma_engine_for(__u64 src, __u64 dst, __u64 len, bool force_cpu)
+{
+	__u64 line = info.dma_copy_align, head, body;
+
+	if (force_cpu || info.dma_engine != MEMDRIVER_DMA_ENGINE_DMAENGINE ||
+	    info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU ||
+	    window_region(src, len) == MEMDRIVER_REGION_DMA ||
+	    window_region(dst, len) == MEMDRIVER_REGION_DMA)
+		return MEMDRIVER_DMA_ENGINE_CPU;
+	head = (line - dst % line) % line;
+	if (head > len)
+		head = len;
+	body = (len - head) / line * line;
+	if (!body || ((src - dst) & (info.dma_engine_align - 1)))
+		return MEMDRIVER_DMA_ENGINE_CPU;
+	return body == len ? MEMDRIVER_DMA_ENGINE_DMAENGINE : MEMDRIVER_DMA_ENGINE_MIXED;
+}
+
+/* dma_engine=engine without a channel: every copy but a forced-CPU one fails. */
+bool dma_engine_missing(void)
+{
+	return info.dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE &&
+	       info.dma_engine != MEMDRIVER_DMA_ENGINE_DMAENGINE;
+}
+
+int dma_copy_flags(int fd, __u64 src, __u64 dst, __u64 len, __u32 flags,
+		   __u32 *engine)
+{
+	struct memdriver_dma_copy req = {
+		.src = src, .dst = dst, .len = len, .flags = flags,
+	};
+	int ret = ioctl(fd, MEM_IOCTL_DMA_COPY, &req);
+
+	if (engine)
+		*engine = req.engine;
+	return ret;
+}
+
+int dma_copy(int fd, __u64 src, __u64 dst, __u64 len, __u32 *engine)
+{
+	return dma_copy_flags(fd, src, dst, len, 0, engine);
+}
+
+struct memdriver_info info_now(int fd)
+{
+	struct memdriver_info now;
+
+	memset(&now, 0, sizeof(now));
+	EXPECT_EQ(get_info(fd, &now), 0);
+	return now;
+}
+
+void *map_region_window(int fd, __u64 off, size_t len)
+{
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+}
+
+/* ---- debugfs views (root only) ---- */
+
+void debugfs_path(char *buf, size_t len, const char *file)
+{
+	char *copy = strdup(dev_path);
+
+	snprintf(buf, len, "/sys/kernel/debug/memdriver/%s/%s", basename(copy), file);
+	free(copy);
+}
+
+/* Is debugfs mounted at all (so a missing memdriver dir is a bug)? */
+static bool debugfs_mounted(void)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/mounts", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " /sys/kernel/debug debugfs "))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static void copy_value(char *dst, size_t len, const char *line, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (!strncmp(line, key, n)) {
+		snprintf(dst, len, "%s", line + n);
+		dst[strcspn(dst, "\n")] = 0;
+	}
+}
+
+static void number_value(long long *dst, const char *line, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (!strncmp(line, key, n))
+		*dst = strtoll(line + n, NULL, 0);
+}
+
+/* Parse the regions view; returns false if it cannot be read. */
+bool read_region_views(struct region_view *v)
+{
+	char path[256], line[512];
+	int r = -1;
+	FILE *f;
+
+	memset(v, 0, MEMDRIVER_NR_REGIONS * sizeof(*v));
+	debugfs_path(path, sizeof(path), "regions");
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		int i;
+
+		for (i = 0; i < MEMDRIVER_NR_REGIONS; i++) {
+			char head[32];
+
+			snprintf(head, sizeof(head), "[%s]\n", region_names[i]);
+			if (!strcmp(line, head))
+				r = i;
+		}
+		if (r < 0)
+			continue;
+		number_value(&v[r].pages, line, "pages: ");
+		number_value(&v[r].runs, line, "runs: ");
+		number_value(&v[r].size, line, "size: ");
+		number_value(&v[r].offset, line, "offset: ");
+		number_value(&v[r].dma_mask_bits, line, "dma_mask_bits: ");
+		copy_value(v[r].allocator, sizeof(v[r].allocator), line, "allocator: ");
+		copy_value(v[r].cpu_mapping, sizeof(v[r].cpu_mapping), line, "cpu_mapping: ");
+		copy_value(v[r].dma_is_phys, sizeof(v[r].dma_is_phys), line,
+			   "dma_address_is_physical: ");
+	}
+	fclose(f);
+	return r >= 0;
+}
+
+bool read_objects_view(struct objects_view *v)
+{
+	char path[256], line[512], mine[64];
+	FILE *f;
+
+	memset(v, 0, sizeof(*v));
+	v->fd_objects = -1;
+	debugfs_path(path, sizeof(path), "objects");
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	snprintf(mine, sizeof(mine), " pid %d: ", (int)getpid());
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, mine);
+
+		number_value(&v->live, line, "live: ");
+		number_value(&v->allocated, line, "allocated: ");
+		number_value(&v->freed, line, "freed: ");
+		number_value(&v->cap_hits, line, "cap_hits: ");
+		number_value(&v->object_size, line, "object_size: ");
+		if (!strncmp(line, "file ", 5) && p)
+			v->fd_objects = strtoll(p + strlen(mine), NULL, 0);
+	}
+	fclose(f);
+	return true;
+}
+
+bool need_debugfs(void)
+{
+	char path[256];
+
+	if (getuid() != 0 || !debugfs_mounted()) {
+		skip("needs root and debugfs");
+		return false;
+	}
+	debugfs_path(path, sizeof(path), "regions");
+	EXPECT_EQ(access(path, R_OK), 0);
+	return access(path, R_OK) == 0;
+}
+
