@@ -170,7 +170,8 @@ static void run_one(struct ktap *k, const struct test_case *c, int (*open_fd)(vo
 		c->run(fd);
 		close(fd);
 		fflush(stdout);
-		_exit(0);
+		/* The status says it too: the parent may not share our state. */
+		_exit(state->failed ? 1 : 0);
 	}
 	if (pid < 0) {
 		printf("# fork: %s\n", strerror(errno));
