@@ -24,25 +24,38 @@
 #include "tests/util.h"
 
 /* The suite's order: zeroed_at_load must come before any write. */
-static const struct test_case *const suite[] = {
-	info_cases, rw_cases, objects_cases, mmap_cases, access_cases,
-	concurrency_cases, device_cases, debugfs_cases, dma_cases,
-	tutorial_cases,
+/* The suite's subjects in order, each a file of tests/ with its cases. */
+static const struct {
+	const char *subject;
+	const struct test_case *cases;
+} suite[] = {
+	{ "info", info_cases }, { "rw", rw_cases }, { "objects", objects_cases },
+	{ "mmap", mmap_cases }, { "access", access_cases },
+	{ "concurrency", concurrency_cases }, { "device", device_cases },
+	{ "debugfs", debugfs_cases }, { "dma", dma_cases },
+	{ "tutorial", tutorial_cases },
 };
 
-/* All cases, or the one named @only: the plan counts just those that run. */
+/* Every case, or those of one subject, or one case: the plan counts them. */
 static int run_suite(const char *only)
 {
-	const struct test_case *run[64], *c;
+	const struct test_case *run[128], *c;
 	struct ktap k;
 	int n = 0, g;
 
 	for (g = 0; g < (int)ARRAY_SIZE(suite); g++)
-		for (c = suite[g]; c->name; c++)
-			if ((!only || !strcmp(only, c->name)) && n < (int)ARRAY_SIZE(run))
-				run[n++] = c;
+		for (c = suite[g].cases; c->name; c++) {
+			if (only && strcmp(only, suite[g].subject) &&
+			    strcmp(only, c->name))
+				continue;
+			if (n == (int)ARRAY_SIZE(run)) {
+				printf("# more than %d cases: raise run[]\n", n);
+				return 2;
+			}
+			run[n++] = c;
+		}
 	if (only && !n) {
-		printf("# no case named %s\n", only);
+		printf("# no subject or case named %s\n", only);
 		return 2;
 	}
 	ktap_plan(&k, n);
@@ -56,7 +69,7 @@ static int run_suite(const char *only)
 void die_usage(void)
 {
 	fprintf(stderr,
-		"usage: memdriver_test [-d DEVICE] [--fresh] [test [CASE] | tutorial | info |\n"
+		"usage: memdriver_test [-d DEVICE] [--fresh] [test [SUBJECT|CASE] | tutorial | info |\n"
 		"                      fuzz [--seed N] [--ops N] |\n"
 		"                      bench [--quick] [--runs N] [P1..P6...] |\n"
 		"                      stress [--procs N] [--threads N] [--rounds N] |\n"

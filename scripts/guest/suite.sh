@@ -225,6 +225,26 @@ rc=$?
 sed 's/^/# info: /' /tmp/info.log
 check "memdriver_test info shows each region's runs" sh -c \
 	"[ $rc = 0 ] && [ \$(grep -c 'physically contiguous run' /tmp/info.log) = 4 ]"
+# A subject or a case by name: the plan counts exactly the cases that run.
+plan_matches() { # log: "1..K" and K result lines, K given
+	[ "$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$1")" = "$2" ] &&
+		[ "$(grep -cE '^(not )?ok [0-9]+ - ' "$1")" = "$2" ]
+}
+/memdriver_test rw >/tmp/rw.log 2>&1
+rw_rc=$?
+rw_cases=$(grep -cE '^ok [0-9]+ - ' /tmp/rw.log)
+rw_ok() {
+	[ $rw_rc = 0 ] && [ "$rw_cases" -gt 1 ] && [ "$rw_cases" -lt 20 ] &&
+		plan_matches /tmp/rw.log "$rw_cases"
+}
+check "memdriver_test rw: exit 0, plan 1..$rw_cases for its $rw_cases cases" rw_ok
+/memdriver_test readonly_fd >/tmp/one.log 2>&1
+one_rc=$?
+one_ok() {
+	[ $one_rc = 0 ] && grep -qx 'ok 1 - readonly_fd' /tmp/one.log &&
+		plan_matches /tmp/one.log 1
+}
+check "memdriver_test readonly_fd: exit 0, plan 1..1" one_ok
 
 # Model-based random testing; the host picks the seed (/guest.conf) and
 # prints it, so a failure reproduces with the same seed.
