@@ -195,6 +195,7 @@ fi
 # Count a guest's KTAP results, nested ones ("# "-prefixed: memdriver_test's
 # own, inside the guest script's) included: each counts once.
 summary=()
+SUMMARY_FORMAT='# %-26s %6s %6s %7s %9s %7s %7s'
 judge_guest() { # label vmlog vm-rc seconds
 	local label=$1 vmlog=$2 vm_rc=$3 ok_n skip_n bad_n fuzz points
 	ok_n=$(grep -Eac '^(# )*ok [0-9]+ - ' "$vmlog")
@@ -212,7 +213,7 @@ judge_guest() { # label vmlog vm-rc seconds
 		awk '{ s += $1 } END { print s + 0 }')
 	points=$(sed -En 's/^(# )*ok [0-9]+ - .* ([0-9]+) failure points.*/\2/p' "$vmlog" |
 		awk '{ s += $1 } END { print s + 0 }')
-	summary+=("$(printf '# %-22s %6d %6d %6d %9d %7d %6d' "$label" \
+	summary+=("$(printf "$SUMMARY_FORMAT" "$label" \
 		$((ok_n - skip_n)) "$bad_n" "$skip_n" "$fuzz" "$points" "$4")")
 }
 # Boot one guest: vm-run.sh, then judge what it printed.
@@ -274,7 +275,7 @@ done
 
 echo "1..$n"
 if [ ${#summary[@]} -gt 0 ]; then
-	echo "# guest                   passed failed skipped fuzz-ops faults seconds"
+	printf "$SUMMARY_FORMAT\n" guest passed failed skipped fuzz-ops faults seconds
 	printf '%s\n' "${summary[@]}"
 fi
 echo "# logs in $RUN_DIR; $((SECONDS / 60)) min $((SECONDS % 60)) s in all"
