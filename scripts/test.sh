@@ -68,8 +68,9 @@ check_ok() { # name logfile cmd...
 stages=3 # static checks, module builds, install checks
 for k in $KERNELS; do
 	case ${k%%:*} in
-	debug) stages=$((stages + 2)) ;; # its kernel, its guest
-	raspi) stages=$((stages + 2)) ;; # its guest, again with swiotlb=force
+	# debug: its kernel and its guest; raspi: its guest, again with
+	# swiotlb=force.
+	debug | raspi) stages=$((stages + 2)) ;;
 	*) stages=$((stages + 1)) ;;
 	esac
 done

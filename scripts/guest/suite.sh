@@ -447,11 +447,13 @@ slab_grown() {
 # seconds: count again, a second apart, while anything looks grown. A
 # leak stays grown through every count.
 slab_usage /tmp/slab.after
-first_grown=$(slab_grown)
+grown=$(slab_grown)
+first_grown=$grown
 recounts=0
-while grown=$(slab_grown) && [ -n "$grown" ] && [ $recounts -lt 10 ]; do
+while [ -n "$grown" ] && [ $recounts -lt 10 ]; do
 	sleep 1
 	slab_usage /tmp/slab.after
+	grown=$(slab_grown)
 	recounts=$((recounts + 1))
 done
 [ $recounts = 0 ] ||
