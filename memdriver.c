@@ -18,6 +18,10 @@
  *   enforces its cap so it can never be overshot. Per-device statistics
  *   are per-CPU counters, summed only when read.
  * - files_lock guards each device's list of open files (debugfs only).
+ * - memdriver_dma_lock guards the DMA channel and serialises descriptors on
+ *   it; waits for it, and every wait made under it, are killable. Each
+ *   device's dma_claims_lock (a spinlock) guards the whole cache lines that
+ *   copies under way map, so no two mappings ever share a line.
  *
  * Lifetimes:
  * - Open files pin the module (cdev.owner), so nothing they use is freed
@@ -41,6 +45,7 @@
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
+#include <linux/error-injection.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -176,6 +181,8 @@ struct memdriver_dev {
 	struct list_head files;
 	unsigned int next_file;
 	struct dentry *debugfs;
+	spinlock_t dma_claims_lock;	/* guards dma_claims */
+	struct list_head dma_claims;	/* lines in-flight copies map */
 	struct memdriver_region regions[MEMDRIVER_NR_REGIONS];
 };
 
@@ -494,15 +501,32 @@ static void memdriver_object_name(char *data, u32 id)
 		*data++ = digits[--n];
 }
 
+/*
+ * The fd's own cap is taken first, then the module-wide one: an alloc bound
+ * for EDQUOT never holds, even for a moment, a slot that another fd's alloc
+ * could have had.
+ */
 static int memdriver_object_alloc(struct memdriver_file *mf)
 {
 	struct memdriver_object *obj;
 	u32 index, id;
+	bool full;
 	int ret;
 
+	/* Counted at once: __xa_alloc() below may drop the lock to allocate. */
+	xa_lock(&mf->objects);
+	full = mf->nr_objects >= max_objects_per_fd;
+	if (!full)
+		mf->nr_objects++;
+	xa_unlock(&mf->objects);
+	if (full) {
+		this_cpu_inc(mf->md->stats->cap_hits);
+		return -EDQUOT;
+	}
 	if (!atomic_add_unless(&memdriver_nr_objects, 1, max_objects)) {
 		this_cpu_inc(mf->md->stats->cap_hits);
-		return -ENOSPC;
+		ret = -ENOSPC;
+		goto err_unreserve;
 	}
 	obj = kmem_cache_zalloc(memdriver_object_cache, GFP_KERNEL);
 	if (!obj) {
@@ -511,20 +535,11 @@ static int memdriver_object_alloc(struct memdriver_file *mf)
 	}
 
 	xa_lock(&mf->objects);
-	if (mf->nr_objects >= max_objects_per_fd) {
-		ret = -EDQUOT;
-	} else {
-		/* Count first: __xa_alloc() may drop the lock to allocate. */
-		mf->nr_objects++;
-		ret = __xa_alloc(&mf->objects, &index, obj, MEMDRIVER_INDEX_LIMIT,
-				 GFP_KERNEL);
-		if (ret) {
-			mf->nr_objects--;
-		} else {
-			/* Payload readers take xa_lock, so none sees it half made. */
-			id = memdriver_index_to_id(index);
-			memdriver_object_name(obj->data, id);
-		}
+	ret = __xa_alloc(&mf->objects, &index, obj, MEMDRIVER_INDEX_LIMIT, GFP_KERNEL);
+	if (!ret) {
+		/* Payload readers take xa_lock, so none sees it half made. */
+		id = memdriver_index_to_id(index);
+		memdriver_object_name(obj->data, id);
 	}
 	xa_unlock(&mf->objects);
 	if (ret)
@@ -535,10 +550,12 @@ static int memdriver_object_alloc(struct memdriver_file *mf)
 
 err_free:
 	kmem_cache_free(memdriver_object_cache, obj);
-	if (ret == -EDQUOT)
-		this_cpu_inc(mf->md->stats->cap_hits);
 err_uncount:
 	atomic_dec(&memdriver_nr_objects);
+err_unreserve:
+	xa_lock(&mf->objects);
+	mf->nr_objects--;
+	xa_unlock(&mf->objects);
 	return ret == -EBUSY ? -ENOSPC : ret;
 }
 
@@ -683,7 +700,8 @@ MODULE_PARM_DESC(dma_engine, "Who copies for MEM_IOCTL_DMA_COPY: auto (a dmaengi
  * it is released at unload. memdriver_dma_lock guards it and the retry state
  * and serialises every descriptor on it: dmaengine_terminate_sync() kills
  * every descriptor of the channel, so with one descriptor in flight at a
- * time, a timed-out copy can only ever terminate its own.
+ * time, a timed-out copy can only ever terminate its own. Waiters for the
+ * lock are killable, and so is every wait made while holding it.
  */
 static DEFINE_MUTEX(memdriver_dma_lock);
 static struct dma_chan *memdriver_dma_chan;
@@ -691,36 +709,64 @@ static bool memdriver_dma_tried;		/* a request failed ... */
 static unsigned long memdriver_dma_retry;	/* ... and is not retried before */
 
 /*
- * The engine copies will use, for GET_INFO, sysfs and the load message:
- * found by a look at load (request, then release at once) and confirmed by
- * the first real request. Under memdriver_dma_seen_lock, never slept under.
+ * What the next copy will use, for GET_INFO, sysfs and the load message:
+ * HELD, FOUND by the look at load (taken by the first copy), or NONE now,
+ * and why. Updated by every request; under memdriver_dma_seen_lock, never
+ * slept under.
  */
+enum {
+	MEMDRIVER_DMA_NONE,
+	MEMDRIVER_DMA_FOUND,
+	MEMDRIVER_DMA_HELD,
+};
+
 struct memdriver_dma_seen {
-	bool found;
-	bool held;
+	int status;
 	unsigned int align;
 	char chan[32];
 	char dev[64];
+	char why[112];		/* NONE: why not */
 };
 
 static DEFINE_SPINLOCK(memdriver_dma_seen_lock);
 static struct memdriver_dma_seen memdriver_dma_seen;
-static char memdriver_dma_load_note[160];
 
 /* Fault injection from debugfs (Debian's kernels lack CONFIG_FAULT_INJECTION). */
 enum {
 	MEMDRIVER_DMA_FAULT_NONE,
 	MEMDRIVER_DMA_FAULT_TIMEOUT,	/* the next descriptor times out */
 	MEMDRIVER_DMA_FAULT_ERROR,	/* the next descriptor reports an error */
+	MEMDRIVER_DMA_FAULT_STALL,	/* the next descriptor hangs for 5 s */
 };
 
 static const char * const memdriver_dma_faults[] = {
 	[MEMDRIVER_DMA_FAULT_NONE] = "none",
 	[MEMDRIVER_DMA_FAULT_TIMEOUT] = "timeout",
 	[MEMDRIVER_DMA_FAULT_ERROR] = "error",
+	[MEMDRIVER_DMA_FAULT_STALL] = "stall",
 };
 
 static atomic_t memdriver_dma_fault = ATOMIC_INIT(MEMDRIVER_DMA_FAULT_NONE);
+
+/*
+ * The provider operations a timed-out copy needs (memdriver_dma_abort()).
+ * debugfs dma_provider_lacks makes the next request see a provider without
+ * one of them, as on boards whose engine has none (mv_xor: no
+ * device_terminate_all; pl330: no device_synchronize).
+ */
+enum {
+	MEMDRIVER_DMA_LACKS_NONE,
+	MEMDRIVER_DMA_LACKS_TERMINATE,
+	MEMDRIVER_DMA_LACKS_SYNCHRONIZE,
+};
+
+static const char * const memdriver_dma_lacks[] = {
+	[MEMDRIVER_DMA_LACKS_NONE] = "none",
+	[MEMDRIVER_DMA_LACKS_TERMINATE] = "device_terminate_all",
+	[MEMDRIVER_DMA_LACKS_SYNCHRONIZE] = "device_synchronize",
+};
+
+static atomic_t memdriver_dma_pretend = ATOMIC_INIT(MEMDRIVER_DMA_LACKS_NONE);
 
 /*
  * Beyond what the provider declares (copy_align; bcm2835 declares none), an
@@ -737,27 +783,61 @@ static unsigned int memdriver_dma_engine_align(struct dma_chan *chan)
 		     MEMDRIVER_DMA_ENGINE_MIN_ALIGN);
 }
 
-static struct dma_chan *memdriver_dma_request(void)
+/*
+ * What a provider lacks of what a timeout needs, or NULL: without
+ * device_terminate_all, dmaengine_terminate_sync() fails and the descriptor
+ * cannot be stopped; without device_synchronize it returns while the
+ * descriptor's callback may still run.
+ */
+static const char *memdriver_dma_provider_lacks(struct dma_chan *chan)
 {
+	struct dma_device *dd = chan->device;
+	int pretend = atomic_read(&memdriver_dma_pretend);
+
+	if (!dd->device_terminate_all || pretend == MEMDRIVER_DMA_LACKS_TERMINATE)
+		return memdriver_dma_lacks[MEMDRIVER_DMA_LACKS_TERMINATE];
+	if (!dd->device_synchronize || pretend == MEMDRIVER_DMA_LACKS_SYNCHRONIZE)
+		return memdriver_dma_lacks[MEMDRIVER_DMA_LACKS_SYNCHRONIZE];
+	return NULL;
+}
+
+/*
+ * A memcpy channel whose provider can stop a descriptor, with @seen saying
+ * what was found (FOUND) or why there is none (NONE).
+ */
+static struct dma_chan *memdriver_dma_request(struct memdriver_dma_seen *seen)
+{
+	struct dma_chan *chan;
 	dma_cap_mask_t mask;
+	const char *lacks;
 
 	dma_cap_zero(mask);
 	dma_cap_set(DMA_MEMCPY, mask);
-	return dma_request_chan_by_mask(&mask);
+	chan = dma_request_chan_by_mask(&mask);
+	if (IS_ERR(chan)) {
+		seen->status = MEMDRIVER_DMA_NONE;
+		snprintf(seen->why, sizeof(seen->why), "no memcpy channel (%pe)", chan);
+		return chan;
+	}
+	lacks = memdriver_dma_provider_lacks(chan);
+	if (lacks) {
+		seen->status = MEMDRIVER_DMA_NONE;
+		snprintf(seen->why, sizeof(seen->why), "%s on %s lacks %s",
+			 dma_chan_name(chan), dev_name(chan->device->dev), lacks);
+		dma_release_channel(chan);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	seen->status = MEMDRIVER_DMA_FOUND;
+	seen->align = memdriver_dma_engine_align(chan);
+	strscpy(seen->chan, dma_chan_name(chan), sizeof(seen->chan));
+	strscpy(seen->dev, dev_name(chan->device->dev), sizeof(seen->dev));
+	return chan;
 }
 
-static void memdriver_dma_seen_set(struct dma_chan *chan, bool held)
+static void memdriver_dma_seen_set(const struct memdriver_dma_seen *seen)
 {
-	struct memdriver_dma_seen seen = {
-		.found = true,
-		.held = held,
-		.align = memdriver_dma_engine_align(chan),
-	};
-
-	strscpy(seen.chan, dma_chan_name(chan), sizeof(seen.chan));
-	strscpy(seen.dev, dev_name(chan->device->dev), sizeof(seen.dev));
 	spin_lock(&memdriver_dma_seen_lock);
-	memdriver_dma_seen = seen;
+	memdriver_dma_seen = *seen;
 	spin_unlock(&memdriver_dma_seen_lock);
 }
 
@@ -771,12 +851,17 @@ static struct memdriver_dma_seen memdriver_dma_seen_get(void)
 	return seen;
 }
 
-/* The channel, requested on first need; NULL while none can be had. */
+/*
+ * The channel, requested on first need; NULL while none can be had,
+ * ERR_PTR(-EINTR) if killed while waiting for the lock.
+ */
 static struct dma_chan *memdriver_dma_chan_get(void)
 {
+	struct memdriver_dma_seen seen = {};
 	struct dma_chan *chan;
 
-	mutex_lock(&memdriver_dma_lock);
+	if (mutex_lock_killable(&memdriver_dma_lock))
+		return ERR_PTR(-EINTR);
 	chan = memdriver_dma_chan;
 	/*
 	 * Absent, or its provider not probed yet: ask again, but at most once
@@ -785,18 +870,18 @@ static struct dma_chan *memdriver_dma_chan_get(void)
 	 */
 	if (chan || (memdriver_dma_tried && time_before(jiffies, memdriver_dma_retry)))
 		goto out;
-	chan = memdriver_dma_request();
+	chan = memdriver_dma_request(&seen);
 	if (IS_ERR(chan)) {
 		memdriver_dma_tried = true;
 		memdriver_dma_retry = jiffies + HZ;
 		chan = NULL;
-		goto out;
+	} else {
+		memdriver_dma_chan = chan;
+		seen.status = MEMDRIVER_DMA_HELD;
+		/* Debug only: the load message named it, and copies log nothing. */
+		pr_debug("DMA copies by %s on %s\n", seen.chan, seen.dev);
 	}
-	memdriver_dma_chan = chan;
-	memdriver_dma_seen_set(chan, true);
-	/* Debug only: the load message named it, and copies log nothing. */
-	pr_debug("DMA copies by %s on %s\n", dma_chan_name(chan),
-		 dev_name(chan->device->dev));
+	memdriver_dma_seen_set(&seen);
 out:
 	mutex_unlock(&memdriver_dma_lock);
 	return chan;
@@ -810,12 +895,33 @@ static void memdriver_dma_chan_release(void)
 	memdriver_dma_chan = NULL;
 }
 
+/*
+ * Let go of the channel so that the next copy requests one afresh: a copy
+ * under way finds it gone between pieces (memdriver_dma_by_engine()).
+ */
+static int memdriver_dma_chan_forget(void)
+{
+	struct memdriver_dma_seen seen;
+
+	if (mutex_lock_killable(&memdriver_dma_lock))
+		return -EINTR;
+	if (memdriver_dma_chan) {
+		memdriver_dma_chan_release();
+		seen = memdriver_dma_seen_get();
+		seen.status = MEMDRIVER_DMA_FOUND;
+		memdriver_dma_seen_set(&seen);
+	}
+	memdriver_dma_tried = false;
+	mutex_unlock(&memdriver_dma_lock);
+	return 0;
+}
+
 /* One side of a copy: a window inside one region. */
 struct memdriver_dma_window {
 	struct memdriver_region *r;
-	size_t off;			/* into r, advances chunk by chunk */
+	size_t off;			/* into r, advances piece by piece */
 	enum dma_data_direction dir;
-	dma_addr_t addr;		/* bus address of the current chunk */
+	dma_addr_t addr;		/* bus address of the current piece */
 	bool mapped;
 };
 
@@ -849,9 +955,18 @@ static size_t memdriver_dma_chunk(const struct memdriver_dma_window *w, size_t l
 }
 
 /*
- * The most one mapping on @dev may cover, in whole @granules (0: none):
- * dma_max_mapping_size() is 256 KiB when swiotlb bounces, and an engine
- * device also states the longest segment it takes.
+ * Two mappings must not share a cache line: cache maintenance on one would
+ * clobber the other, and DMA-API debug tracks L1 lines.
+ */
+static unsigned int memdriver_dma_copy_align(void)
+{
+	return max_t(unsigned int, dma_get_cache_alignment(), L1_CACHE_BYTES);
+}
+
+/*
+ * The most one mapping on @dev may cover, in whole cache lines and @granules
+ * (0: none): dma_max_mapping_size() is 256 KiB when swiotlb bounces, and an
+ * engine device also states the longest segment it takes.
  */
 static size_t memdriver_dma_map_limit(struct device *dev, bool engine,
 				      size_t granule)
@@ -860,11 +975,15 @@ static size_t memdriver_dma_map_limit(struct device *dev, bool engine,
 
 	if (engine)
 		max = min_t(size_t, max, dma_get_max_seg_size(dev));
-	return round_down(max, granule);
+	return round_down(max, max_t(size_t, memdriver_dma_copy_align(), granule));
 }
 
-static int memdriver_dma_map(struct device *dev, struct memdriver_dma_window *w,
-			     size_t len)
+/*
+ * Map the window's next @len bytes for @dev. Not inlined, and open to
+ * fail_function (CONFIG_FUNCTION_ERROR_INJECTION), so tests can fail it.
+ */
+static noinline int memdriver_dma_map(struct device *dev,
+				      struct memdriver_dma_window *w, size_t len)
 {
 	void *kaddr = memdriver_dma_kaddr(w);
 	struct page *page;
@@ -882,6 +1001,8 @@ static int memdriver_dma_map(struct device *dev, struct memdriver_dma_window *w,
 	return 0;
 }
 
+ALLOW_ERROR_INJECTION(memdriver_dma_map, ERRNO);
+
 static void memdriver_dma_unmap(struct device *dev, struct memdriver_dma_window *w,
 				size_t len)
 {
@@ -891,23 +1012,9 @@ static void memdriver_dma_unmap(struct device *dev, struct memdriver_dma_window 
 }
 
 /*
- * The CPU does the device's part of one chunk. It reads the source while
- * that stays mapped, owning it between sync_for_cpu and sync_for_device, and
- * writes the destination only once it is unmapped: unmapping a FROM_DEVICE
- * buffer copies the device's view of it (a bounce buffer, say) back over it.
+ * One descriptor's fate, written by its callback. Off the stack: a
+ * descriptor that cannot be stopped keeps it (memdriver_dma_abort()).
  */
-static void memdriver_dma_copy_by_cpu(struct device *dev,
-				      struct memdriver_dma_window *src,
-				      struct memdriver_dma_window *dst, size_t len)
-{
-	if (src->mapped)
-		dma_sync_single_for_cpu(dev, src->addr, len, src->dir);
-	memcpy(memdriver_dma_kaddr(dst), memdriver_dma_kaddr(src), len);
-	if (src->mapped)
-		dma_sync_single_for_device(dev, src->addr, len, src->dir);
-}
-
-/* One descriptor's fate, written by its callback. */
 struct memdriver_dma_job {
 	struct completion done;
 	struct dmaengine_result result;
@@ -915,8 +1022,7 @@ struct memdriver_dma_job {
 
 /*
  * callback_result, not callback: only it tells a failed transfer from a
- * finished one. complete() comes last: the waiter's stack frame may be gone
- * right after it.
+ * finished one. complete() comes last: the waiter may free the job at once.
  */
 static void memdriver_dma_done(void *param, const struct dmaengine_result *result)
 {
@@ -926,88 +1032,212 @@ static void memdriver_dma_done(void *param, const struct dmaengine_result *resul
 	complete(&job->done);
 }
 
+/* A piece the engine would not take, for the CPU to copy instead. */
+#define MEMDRIVER_DMA_BY_CPU		1
+/* A descriptor that could not be stopped: its mappings must stay. */
+#define MEMDRIVER_DMA_ABANDONED		2
+
 /*
- * The wait ran out. memdriver_dma_lock keeps every other descriptor off the
- * channel, so terminating all of them kills no other thread's copy. Only if
- * terminate worked is the engine known to be done with the mapping and the
- * callback known never to run (terminate_sync also waits for callbacks in
- * progress). A provider that cannot terminate (-EINVAL without
- * device_terminate_all) leaves one safe choice: wait for the descriptor to
- * end, however long, since returning would unmap memory the engine may still
- * write and leave the callback a dead stack frame.
+ * The wait ran out (@err -ETIMEDOUT) or the caller was killed (-EINTR).
+ * memdriver_dma_lock keeps every other descriptor off the channel, so
+ * terminating all of them kills no other thread's copy, and the provider
+ * was checked for device_synchronize when the channel was taken, so once
+ * terminate_sync returns 0 the engine is done with the mappings and the
+ * callback has run or never will. If terminate fails all the same, the
+ * descriptor gets a last, killable while: after that the channel, the job
+ * and the piece's mappings are given up for good, and the module is pinned,
+ * since the engine or the callback may still touch them.
  */
-static int memdriver_dma_abort(struct dma_chan *chan, struct memdriver_dma_job *job)
+static int memdriver_dma_abort(struct dma_chan *chan, struct memdriver_dma_job *job,
+			       int err)
 {
+	struct memdriver_dma_seen seen = { .status = MEMDRIVER_DMA_NONE };
 	int ret = dmaengine_terminate_sync(chan);
 
-	if (ret) {
-		dev_warn(chan->device->dev, "%s: cannot terminate a timed-out copy (%d), waiting for it\n",
-			 dma_chan_name(chan), ret);
-		wait_for_completion(&job->done);
-	}
-	return -ETIMEDOUT;
+	if (!ret)
+		return err;
+	if (wait_for_completion_killable_timeout(&job->done, 5 * HZ) > 0)
+		return err;
+	dev_err(chan->device->dev, "%s: cannot stop a copy (%d): channel abandoned, memdriver stays loaded\n",
+		dma_chan_name(chan), ret);
+	__module_get(THIS_MODULE);
+	memdriver_dma_chan = NULL;
+	snprintf(seen.why, sizeof(seen.why), "%s abandoned: a copy could not be stopped",
+		 dma_chan_name(chan));
+	memdriver_dma_seen_set(&seen);
+	return MEMDRIVER_DMA_ABANDONED;
 }
 
-/* A piece the engine would not take, for the CPU to copy instead. */
-#define MEMDRIVER_DMA_BY_CPU	1
-
 /*
- * One descriptor, start to finish, under memdriver_dma_lock: 0, -ETIMEDOUT,
- * -EIO, or MEMDRIVER_DMA_BY_CPU when prep returns NULL (a length or
- * alignment limit of the provider's own: a CPU copy is still a copy).
+ * One descriptor, start to finish, under memdriver_dma_lock: 0,
+ * -ETIMEDOUT, -EINTR, -EIO, -ENOMEM, MEMDRIVER_DMA_ABANDONED, or
+ * MEMDRIVER_DMA_BY_CPU when prep returns NULL (a length or alignment limit
+ * of the provider's own: a CPU copy is still a copy).
  */
 static int memdriver_dma_engine_piece(struct dma_chan *chan, dma_addr_t dst,
 				      dma_addr_t src, size_t len)
 {
 	struct dma_async_tx_descriptor *tx;
-	struct memdriver_dma_job job;
+	struct memdriver_dma_job *job;
 	unsigned long timeout;
 	dma_cookie_t cookie;
-	int fault;
+	long left;
+	int fault, ret;
 
 	lockdep_assert_held(&memdriver_dma_lock);
+	job = kmalloc(sizeof(*job), GFP_KERNEL);
+	if (!job)
+		return -ENOMEM;
 	tx = dmaengine_prep_dma_memcpy(chan, dst, src, len,
 				       DMA_PREP_INTERRUPT | DMA_CTRL_ACK);
-	if (!tx)
-		return MEMDRIVER_DMA_BY_CPU;
-	init_completion(&job.done);
+	if (!tx) {
+		ret = MEMDRIVER_DMA_BY_CPU;
+		goto out;
+	}
+	init_completion(&job->done);
 	tx->callback_result = memdriver_dma_done;
-	tx->callback_param = &job;
+	tx->callback_param = job;
 	cookie = dmaengine_submit(tx);
-	if (dma_submit_error(cookie))
-		return -EIO;
+	if (dma_submit_error(cookie)) {
+		ret = -EIO;
+		goto out;
+	}
 	/*
-	 * An injected timeout leaves the descriptor submitted but never
-	 * issued: the wait then runs out for real, and terminate has our own
-	 * queued descriptor to remove before the engine ever saw it.
+	 * An injected timeout or stall leaves the descriptor submitted but
+	 * never issued: the wait then runs out for real, and terminate has our
+	 * own queued descriptor to remove before the engine ever saw it.
 	 */
 	fault = atomic_xchg(&memdriver_dma_fault, MEMDRIVER_DMA_FAULT_NONE);
 	timeout = msecs_to_jiffies(1000 + len / SZ_1M * 1000);
 	if (fault == MEMDRIVER_DMA_FAULT_TIMEOUT)
 		timeout = msecs_to_jiffies(10);
+	else if (fault == MEMDRIVER_DMA_FAULT_STALL)
+		timeout = 5 * HZ;
 	else
 		dma_async_issue_pending(chan);
-	if (!wait_for_completion_timeout(&job.done, timeout))
-		return memdriver_dma_abort(chan, &job);
+	left = wait_for_completion_killable_timeout(&job->done, timeout);
+	if (left <= 0) {
+		ret = memdriver_dma_abort(chan, job, left ? -EINTR : -ETIMEDOUT);
+		if (ret == MEMDRIVER_DMA_ABANDONED)
+			return ret;	/* the job stays the callback's */
+		goto out;
+	}
+	ret = -EIO;
 	/* An injected error: a finished transfer reported as failed. */
 	if (fault == MEMDRIVER_DMA_FAULT_ERROR)
-		job.result.result = DMA_TRANS_READ_FAILED;
+		job->result.result = DMA_TRANS_READ_FAILED;
 	/* A short transfer is a failed one too. */
-	if (job.result.result != DMA_TRANS_NOERROR || job.result.residue)
-		return -EIO;
+	if (job->result.result != DMA_TRANS_NOERROR || job->result.residue)
+		goto out;
 	/* Some providers tell failures only through the cookie's status. */
 	if (dmaengine_tx_status(chan, cookie, NULL) == DMA_ERROR)
-		return -EIO;
-	return 0;
+		goto out;
+	ret = 0;
+out:
+	kfree(job);
+	return ret;
+}
+
+/* Who copies one call's pieces, and how much the engine moved. */
+struct memdriver_dma_copier {
+	struct device *dev;	/* the mappings are for it */
+	struct dma_chan *chan;	/* NULL: the CPU */
+	unsigned int align;	/* the engine's; 1 for the CPU */
+	size_t max;		/* the longest piece */
+	bool fallback;		/* the CPU takes what the engine cannot get */
+	size_t by_engine;
+};
+
+/*
+ * The engine takes a piece only when both ends are aligned as it requires,
+ * judged on the memory's own addresses as well as the bus ones, so that a
+ * bounce buffer (which realigns the bus side) does not change who copies.
+ * -ENODEV: the channel went away since the copy began.
+ */
+static int memdriver_dma_by_engine(struct memdriver_dma_copier *c,
+				   struct memdriver_dma_window *src,
+				   struct memdriver_dma_window *dst, size_t n)
+{
+	int ret;
+
+	if (!c->chan ||
+	    (((uintptr_t)memdriver_dma_kaddr(src) |
+	      (uintptr_t)memdriver_dma_kaddr(dst) | n) & (c->align - 1)) ||
+	    !is_dma_copy_aligned(c->chan->device, src->addr, dst->addr, n))
+		return MEMDRIVER_DMA_BY_CPU;
+	if (mutex_lock_killable(&memdriver_dma_lock))
+		return -EINTR;
+	if (c->chan == memdriver_dma_chan)
+		ret = memdriver_dma_engine_piece(c->chan, dst->addr, src->addr, n);
+	else
+		ret = -ENODEV;
+	mutex_unlock(&memdriver_dma_lock);
+	return ret;
 }
 
 /*
- * Two mappings must not share a cache line: cache maintenance on one would
- * clobber the other, and DMA-API debug tracks L1 lines.
+ * One piece, both ends mapped for the copier's device while it moves: by
+ * the engine when it takes the piece, else by the CPU, which writes the
+ * destination only once that is unmapped (unmapping a FROM_DEVICE buffer
+ * copies the device's view of it, a bounce buffer say, back over it). The
+ * CPU only reads the source, so that needs no sync. In dma_engine=auto a
+ * piece the engine cannot get (a mapping, the job, the channel) goes to the
+ * CPU too; in dma_engine=engine that fails the copy.
  */
-static unsigned int memdriver_dma_copy_align(void)
+static int memdriver_dma_piece(struct memdriver_dma_copier *c,
+			       struct memdriver_dma_window *src,
+			       struct memdriver_dma_window *dst, size_t n)
 {
-	return max_t(unsigned int, dma_get_cache_alignment(), L1_CACHE_BYTES);
+	int ret;
+
+	ret = memdriver_dma_map(c->dev, src, n);
+	if (!ret) {
+		ret = memdriver_dma_map(c->dev, dst, n);
+		if (!ret)
+			ret = memdriver_dma_by_engine(c, src, dst, n);
+		if (ret == MEMDRIVER_DMA_ABANDONED)
+			return -EIO;	/* the engine may still use both */
+		memdriver_dma_unmap(c->dev, dst, n);
+	}
+	if (c->fallback && (ret == -ENOMEM || ret == -ENODEV))
+		ret = MEMDRIVER_DMA_BY_CPU;
+	if (ret == MEMDRIVER_DMA_BY_CPU) {
+		memcpy(memdriver_dma_kaddr(dst), memdriver_dma_kaddr(src), n);
+		ret = 0;
+	} else if (!ret) {
+		c->by_engine += n;
+	}
+	memdriver_dma_unmap(c->dev, src, n);
+	return ret;
+}
+
+/*
+ * Copy @len bytes in pieces no longer than the copier's limit or either
+ * window's physically contiguous run. A fatal signal ends it between pieces.
+ */
+static int memdriver_dma_copy_pieces(struct memdriver_dma_copier *c,
+				     struct memdriver_dma_window *src,
+				     struct memdriver_dma_window *dst, size_t len)
+{
+	size_t done = 0;
+	int ret;
+
+	while (done < len) {
+		size_t n = min3(len - done, memdriver_dma_chunk(src, len - done),
+				memdriver_dma_chunk(dst, len - done));
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		n = min(n, c->max);
+		ret = memdriver_dma_piece(c, src, dst, n);
+		if (ret)
+			return ret;
+		src->off += n;
+		dst->off += n;
+		done += n;
+		cond_resched();
+	}
+	return 0;
 }
 
 /*
@@ -1025,6 +1255,51 @@ static size_t memdriver_dma_body(const struct memdriver_dma_window *dst,
 	return round_down(len - *head, line);
 }
 
+/*
+ * A copy, by engine or CPU, each rule for a reason:
+ * - Only the destination's whole cache lines inside the window are ever
+ *   mapped (memdriver_dma_body()), so no mapping shares a line with bytes
+ *   of another copy, the CPU's or a mapping's: the Pi's DMA is not
+ *   cache-coherent, and unmapping a FROM_DEVICE range invalidates whole
+ *   lines, so a shared line would lose what the CPU wrote there meanwhile
+ *   (write(), a mapping, another copy), and DMA-API debug reports two live
+ *   mappings in one line. The CPU copies the partial edge lines without a
+ *   mapping, after the body and only if that succeeded, so a failed copy
+ *   leaves the bytes beside the window alone.
+ * - Pieces are mapped, copied and unmapped one after another, each unmapped
+ *   only once the engine is done with it: within the body, lines that two
+ *   pieces share are ours alone and never mapped twice at once.
+ * - A piece ends where a scattered (vmalloc) page ends on either side and at
+ *   the mapping device's mapping and segment limits.
+ * @engine says who moved the bytes: DMAENGINE, CPU, or MIXED for both.
+ */
+static int memdriver_dma_copy_windows(struct memdriver_dma_copier *c,
+				      struct memdriver_dma_window *src,
+				      struct memdriver_dma_window *dst, size_t len,
+				      u32 *engine)
+{
+	u8 *s0 = memdriver_dma_kaddr(src), *d0 = memdriver_dma_kaddr(dst);
+	size_t head, body, tail;
+	int ret;
+
+	if (!c->max)
+		return -ENOMEM;
+	body = memdriver_dma_body(dst, len, &head);
+	tail = len - head - body;
+	src->off += head;
+	dst->off += head;
+	ret = memdriver_dma_copy_pieces(c, src, dst, body);
+	if (ret)
+		return ret;
+	/* The edges: plain CPU copies that no DMA mapping ever covers. */
+	memcpy(d0, s0, head);
+	memcpy(d0 + len - tail, s0 + len - tail, tail);
+	*engine = !c->by_engine ? MEMDRIVER_DMA_ENGINE_CPU :
+		  c->by_engine == len ? MEMDRIVER_DMA_ENGINE_DMAENGINE :
+		  MEMDRIVER_DMA_ENGINE_MIXED;
+	return 0;
+}
+
 /* Whether an engine could move any of this copy at all. */
 static bool memdriver_dma_engine_may_serve(const struct memdriver_dma_window *src,
 					   const struct memdriver_dma_window *dst,
@@ -1038,136 +1313,6 @@ static bool memdriver_dma_engine_may_serve(const struct memdriver_dma_window *sr
 	return memdriver_dma_body(dst, len, &head);
 }
 
-/*
- * The engine takes a piece only when both ends are aligned as it requires,
- * judged on the memory's own addresses as well as the bus ones, so that a
- * bounce buffer (which realigns the bus side) does not change who copies.
- * Otherwise, and without a channel, the CPU copies it.
- */
-static int memdriver_dma_piece(struct dma_chan *chan, unsigned int align,
-			       struct memdriver_dma_window *src,
-			       struct memdriver_dma_window *dst, size_t n)
-{
-	int ret;
-
-	if (!chan ||
-	    (((uintptr_t)memdriver_dma_kaddr(src) |
-	      (uintptr_t)memdriver_dma_kaddr(dst) | n) & (align - 1)) ||
-	    !is_dma_copy_aligned(chan->device, src->addr, dst->addr, n))
-		return MEMDRIVER_DMA_BY_CPU;
-	mutex_lock(&memdriver_dma_lock);
-	ret = memdriver_dma_engine_piece(chan, dst->addr, src->addr, n);
-	mutex_unlock(&memdriver_dma_lock);
-	return ret;
-}
-
-/*
- * Copy @len bytes in pieces no longer than @max or either window's
- * physically contiguous run, both ends mapped for @dev while each piece
- * moves: by @chan when it takes the piece, else by CPU. *@by_engine counts
- * what the engine moved. Any error ends the copy with both unmapped.
- */
-static int memdriver_dma_copy_pieces(struct device *dev, struct dma_chan *chan,
-				     unsigned int align, size_t max,
-				     struct memdriver_dma_window *src,
-				     struct memdriver_dma_window *dst,
-				     size_t len, size_t *by_engine)
-{
-	size_t done = 0;
-	int ret;
-
-	while (done < len) {
-		size_t n = min3(len - done, memdriver_dma_chunk(src, len - done),
-				memdriver_dma_chunk(dst, len - done));
-
-		n = min(n, max);
-		ret = memdriver_dma_map(dev, src, n);
-		if (ret)
-			return ret;
-		ret = memdriver_dma_map(dev, dst, n);
-		if (!ret)
-			ret = memdriver_dma_piece(chan, align, src, dst, n);
-		memdriver_dma_unmap(dev, dst, n);
-		if (ret == MEMDRIVER_DMA_BY_CPU) {
-			memdriver_dma_copy_by_cpu(dev, src, dst, n);
-			ret = 0;
-		} else if (!ret) {
-			*by_engine += n;
-		}
-		memdriver_dma_unmap(dev, src, n);
-		if (ret)
-			return ret;
-		src->off += n;
-		dst->off += n;
-		done += n;
-		cond_resched();
-	}
-	return 0;
-}
-
-/*
- * A copy by the engine, each rule for a reason:
- * - The engine writes only the destination's whole cache lines inside the
- *   window (memdriver_dma_body()). The Pi's DMA is not cache-coherent:
- *   unmapping a FROM_DEVICE range invalidates whole lines, so a line shared
- *   with bytes beside the window would lose what the CPU wrote there
- *   meanwhile (write(), a mapping), or write stale bytes over the engine's.
- *   The CPU copies the partial edge lines, after the engine and only if it
- *   succeeded, so a failed copy leaves the bytes beside the window alone.
- * - Pieces are mapped, copied and unmapped one after another, each unmapped
- *   only once the engine is done with it: within the body, lines that two
- *   pieces share are ours alone and never mapped twice at once.
- * - A piece ends where a scattered (vmalloc) page ends on either side and at
- *   the engine device's mapping and segment limits.
- * - A piece whose addresses or length the engine cannot take, or that prep
- *   refuses, is copied by the CPU instead (memdriver_dma_piece()).
- * @engine says who moved the bytes: DMAENGINE, CPU, or MIXED for both.
- */
-static int memdriver_dma_copy_engine(struct dma_chan *chan,
-				     struct memdriver_dma_window *src,
-				     struct memdriver_dma_window *dst, size_t len,
-				     u32 *engine)
-{
-	struct device *dev = dmaengine_get_dma_device(chan);
-	unsigned int align = memdriver_dma_engine_align(chan);
-	u8 *s0 = memdriver_dma_kaddr(src), *d0 = memdriver_dma_kaddr(dst);
-	size_t head, body, tail, max, by_engine = 0;
-	int ret;
-
-	body = memdriver_dma_body(dst, len, &head);
-	tail = len - head - body;
-	max = memdriver_dma_map_limit(dev, true,
-				      max_t(size_t, memdriver_dma_copy_align(), align));
-	if (!max)
-		return -ENOMEM;
-	src->off += head;
-	dst->off += head;
-	ret = memdriver_dma_copy_pieces(dev, chan, align, max, src, dst, body,
-					&by_engine);
-	if (ret)
-		return ret;
-	/* The edges: plain CPU copies that no DMA mapping ever covers. */
-	memcpy(d0, s0, head);
-	memcpy(d0 + len - tail, s0 + len - tail, tail);
-	*engine = !by_engine ? MEMDRIVER_DMA_ENGINE_CPU :
-		  by_engine == len ? MEMDRIVER_DMA_ENGINE_DMAENGINE :
-		  MEMDRIVER_DMA_ENGINE_MIXED;
-	return 0;
-}
-
-/* No engine: the whole window by CPU, mapped for our own device. */
-static int memdriver_dma_copy_cpu(struct device *dev,
-				  struct memdriver_dma_window *src,
-				  struct memdriver_dma_window *dst, size_t len)
-{
-	size_t max = memdriver_dma_map_limit(dev, false, 1), by_engine = 0;
-
-	if (!max)
-		return -ENOMEM;
-	return memdriver_dma_copy_pieces(dev, NULL, 1, max, src, dst, len,
-					 &by_engine);
-}
-
 static bool memdriver_dma_windows_overlap(u64 a, u64 b, u64 len)
 {
 	u64 align = memdriver_dma_copy_align();
@@ -1176,15 +1321,95 @@ static bool memdriver_dma_windows_overlap(u64 a, u64 b, u64 len)
 	       round_down(b, align) < round_up(a + len, align);
 }
 
+/*
+ * The destination's whole lines, claimed on the device while a copy maps
+ * them: two copies into the same lines at once would map them twice (a
+ * DMA-API debug report, and lost bytes on a non-coherent system), so the
+ * second gets EBUSY. Edge lines are never mapped and never claimed, so
+ * copies into neighbouring bytes of one line both go ahead.
+ */
+struct memdriver_dma_claim {
+	struct list_head node;
+	u64 start, end;		/* device offsets, whole lines */
+};
+
+static int memdriver_dma_claim(struct memdriver_dev *md,
+			       struct memdriver_dma_claim *claim,
+			       const struct memdriver_dma_window *dst, size_t len)
+{
+	struct memdriver_dma_claim *other;
+	size_t head, body = memdriver_dma_body(dst, len, &head);
+	int ret = 0;
+
+	INIT_LIST_HEAD(&claim->node);
+	if (!body || (dst->r->ops->flags & MEMDRIVER_REGION_COHERENT))
+		return 0;
+	claim->start = dst->r->offset + dst->off + head;
+	claim->end = claim->start + body;
+	spin_lock(&md->dma_claims_lock);
+	list_for_each_entry(other, &md->dma_claims, node) {
+		if (claim->start < other->end && other->start < claim->end) {
+			ret = -EBUSY;
+			break;
+		}
+	}
+	if (!ret)
+		list_add(&claim->node, &md->dma_claims);
+	spin_unlock(&md->dma_claims_lock);
+	return ret;
+}
+
+static void memdriver_dma_unclaim(struct memdriver_dev *md,
+				  struct memdriver_dma_claim *claim)
+{
+	spin_lock(&md->dma_claims_lock);
+	list_del(&claim->node);
+	spin_unlock(&md->dma_claims_lock);
+}
+
+/* Who copies: a channel when the mode and the windows allow, else the CPU. */
+static int memdriver_dma_copier_init(struct memdriver_dev *md,
+				     struct memdriver_dma_copier *c,
+				     const struct memdriver_dma_window *src,
+				     const struct memdriver_dma_window *dst,
+				     size_t len, u32 flags)
+{
+	bool may_serve = memdriver_dma_engine_may_serve(src, dst, len);
+	struct dma_chan *chan = NULL;
+
+	/* dma_engine=engine never falls back to the CPU for want of a channel. */
+	if (dma_engine_mode != MEMDRIVER_DMA_MODE_CPU &&
+	    !(flags & MEMDRIVER_DMA_COPY_CPU) &&
+	    (may_serve || dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE)) {
+		chan = memdriver_dma_chan_get();
+		if (IS_ERR(chan))
+			return PTR_ERR(chan);
+		if (!chan && dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE)
+			return -ENODEV;
+	}
+	*c = (struct memdriver_dma_copier) {
+		.dev = &md->pdev->dev,
+		.align = 1,
+	};
+	if (chan && may_serve) {
+		c->dev = dmaengine_get_dma_device(chan);
+		c->chan = chan;
+		c->align = memdriver_dma_engine_align(chan);
+		c->fallback = dma_engine_mode == MEMDRIVER_DMA_MODE_AUTO;
+	}
+	c->max = memdriver_dma_map_limit(c->dev, !!c->chan, c->align);
+	return 0;
+}
+
 static int memdriver_dma_copy(struct memdriver_file *mf,
 			      struct memdriver_dma_copy __user *ureq)
 {
 	struct memdriver_dev *md = mf->md;
 	struct memdriver_dma_window src, dst;
-	u32 engine = MEMDRIVER_DMA_ENGINE_CPU;
+	struct memdriver_dma_copier copier;
+	struct memdriver_dma_claim claim;
 	struct memdriver_dma_copy req;
-	struct dma_chan *chan = NULL;
-	bool may_serve;
+	u32 engine;
 	int ret;
 
 	if (copy_from_user(&req, ureq, sizeof(req)))
@@ -1197,117 +1422,147 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 		return ret;
 	if (memdriver_dma_windows_overlap(req.src, req.dst, req.len))
 		return -EINVAL;
-
-	may_serve = memdriver_dma_engine_may_serve(&src, &dst, req.len);
-	/* dma_engine=engine never falls back to the CPU for want of a channel. */
-	if (dma_engine_mode != MEMDRIVER_DMA_MODE_CPU &&
-	    !(req.flags & MEMDRIVER_DMA_COPY_CPU) &&
-	    (may_serve || dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE)) {
-		chan = memdriver_dma_chan_get();
-		if (!chan && dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE)
-			return -ENODEV;
-	}
-	if (chan && may_serve)
-		ret = memdriver_dma_copy_engine(chan, &src, &dst, req.len, &engine);
-	else
-		ret = memdriver_dma_copy_cpu(&md->pdev->dev, &src, &dst, req.len);
+	ret = memdriver_dma_copier_init(md, &copier, &src, &dst, req.len, req.flags);
+	if (ret)
+		return ret;
+	ret = memdriver_dma_claim(md, &claim, &dst, req.len);
+	if (ret)
+		return ret;
+	ret = memdriver_dma_copy_windows(&copier, &src, &dst, req.len, &engine);
+	memdriver_dma_unclaim(md, &claim);
 	if (ret)
 		return ret;
 	return put_user(engine, &ureq->engine);
 }
 
-/* GET_INFO's version-2 fields. */
+/* GET_INFO's version-2 fields: what the next copy will use. */
 static void memdriver_dma_info(struct memdriver_info *info)
 {
 	struct memdriver_dma_seen seen = memdriver_dma_seen_get();
 
 	info->dma_engine_mode = dma_engine_mode;
 	info->dma_engine = MEMDRIVER_DMA_ENGINE_CPU;
-	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU || !seen.found)
+	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU || seen.status == MEMDRIVER_DMA_NONE)
 		return;
 	info->dma_engine = MEMDRIVER_DMA_ENGINE_DMAENGINE;
 	info->dma_engine_align = seen.align;
-	info->dma_chan_held = seen.held;
+	info->dma_chan_held = seen.status == MEMDRIVER_DMA_HELD;
 	strscpy(info->dma_chan, seen.chan, sizeof(info->dma_chan));
 	strscpy(info->dma_device, seen.dev, sizeof(info->dma_device));
 }
 
-/* sysfs dma_engine: "cpu", or "dmaengine <channel> <device> held|unheld". */
-static ssize_t memdriver_dma_show(char *buf)
+/*
+ * Who the next copy goes by, for sysfs dma_engine and the load message:
+ * "dmaengine <channel> <device> held|found", "cpu none now: <why>", or
+ * "cpu dma_engine=cpu".
+ */
+static int memdriver_dma_describe(char *buf, size_t size)
 {
 	struct memdriver_dma_seen seen = memdriver_dma_seen_get();
 
-	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU || !seen.found)
-		return sysfs_emit(buf, "cpu\n");
-	return sysfs_emit(buf, "dmaengine %s %s %s\n", seen.chan, seen.dev,
-			  seen.held ? "held" : "unheld");
+	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU)
+		return scnprintf(buf, size, "cpu dma_engine=cpu");
+	if (seen.status == MEMDRIVER_DMA_NONE)
+		return scnprintf(buf, size, "cpu none now: %s", seen.why);
+	return scnprintf(buf, size, "dmaengine %s %s %s", seen.chan, seen.dev,
+			 seen.status == MEMDRIVER_DMA_HELD ? "held" : "found");
 }
 
-static ssize_t memdriver_dma_fault_read(struct file *file, char __user *ubuf,
-					size_t count, loff_t *ppos)
+static ssize_t memdriver_dma_show(char *buf)
 {
-	const char *name = memdriver_dma_faults[atomic_read(&memdriver_dma_fault)];
-	char buf[16];
-	int len = scnprintf(buf, sizeof(buf), "%s\n", name);
+	int len = memdriver_dma_describe(buf, PAGE_SIZE - 1);
+
+	buf[len++] = '\n';
+	return len;
+}
+
+/* A debugfs knob: one of @names, written by name, then @changed. */
+struct memdriver_dma_knob {
+	const char * const *names;
+	size_t nr;
+	atomic_t *value;
+	int (*changed)(void);
+};
+
+static const struct memdriver_dma_knob memdriver_dma_fault_knob = {
+	memdriver_dma_faults, ARRAY_SIZE(memdriver_dma_faults), &memdriver_dma_fault,
+};
+
+/* The provider is judged when a channel is taken: take it again. */
+static const struct memdriver_dma_knob memdriver_dma_pretend_knob = {
+	memdriver_dma_lacks, ARRAY_SIZE(memdriver_dma_lacks), &memdriver_dma_pretend,
+	memdriver_dma_chan_forget,
+};
+
+static ssize_t memdriver_dma_knob_read(struct file *file, char __user *ubuf,
+				       size_t count, loff_t *ppos)
+{
+	const struct memdriver_dma_knob *knob = file->private_data;
+	char buf[32];
+	int len = scnprintf(buf, sizeof(buf), "%s\n",
+			    knob->names[atomic_read(knob->value)]);
 
 	return simple_read_from_buffer(ubuf, count, ppos, buf, len);
 }
 
-/* "timeout" or "error" arms the next engine descriptor; "none" disarms. */
-static ssize_t memdriver_dma_fault_write(struct file *file, const char __user *ubuf,
-					 size_t count, loff_t *ppos)
+/*
+ * dma_fault: "timeout", "error" or "stall" arms the next engine descriptor;
+ * "none" disarms. dma_provider_lacks: the next channel request sees its
+ * provider without that operation; "none" sees it as it is.
+ */
+static ssize_t memdriver_dma_knob_write(struct file *file, const char __user *ubuf,
+					size_t count, loff_t *ppos)
 {
-	char buf[16];
-	int fault;
+	const struct memdriver_dma_knob *knob = file->private_data;
+	char buf[32];
+	int val;
 
 	if (count >= sizeof(buf))
 		return -EINVAL;
 	if (copy_from_user(buf, ubuf, count))
 		return -EFAULT;
 	buf[count] = '\0';
-	fault = sysfs_match_string(memdriver_dma_faults, buf);
-	if (fault < 0)
+	val = __sysfs_match_string(knob->names, knob->nr, buf);
+	if (val < 0)
 		return -EINVAL;
-	atomic_set(&memdriver_dma_fault, fault);
+	atomic_set(knob->value, val);
+	if (knob->changed) {
+		int ret = knob->changed();
+
+		if (ret)
+			return ret;
+	}
 	return count;
 }
 
-static const struct file_operations memdriver_dma_fault_fops = {
+static const struct file_operations memdriver_dma_knob_fops = {
 	.owner = THIS_MODULE,
-	.read = memdriver_dma_fault_read,
-	.write = memdriver_dma_fault_write,
+	.open = simple_open,
+	.read = memdriver_dma_knob_read,
+	.write = memdriver_dma_knob_write,
 	.llseek = default_llseek,
 };
 
 /*
- * At load: the fault knob, and a look for the engine copies would use, for
- * the load message. The channel is released at once: it is taken for real
- * only by the first copy that needs it.
+ * At load: the debugfs knobs, and a look for the engine copies would use,
+ * for the load message and status. The channel is released at once: it is
+ * taken for real only by the first copy that needs it.
  */
 static void memdriver_dma_init(void)
 {
-	const char *mode = memdriver_dma_modes[dma_engine_mode];
+	struct memdriver_dma_seen seen = {};
 	struct dma_chan *chan;
 
-	debugfs_create_file("dma_fault", 0600, memdriver_debugfs_root, NULL,
-			    &memdriver_dma_fault_fops);
-	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU) {
-		strscpy(memdriver_dma_load_note, "the CPU (dma_engine=cpu)",
-			sizeof(memdriver_dma_load_note));
+	debugfs_create_file("dma_fault", 0600, memdriver_debugfs_root,
+			    (void *)&memdriver_dma_fault_knob, &memdriver_dma_knob_fops);
+	debugfs_create_file("dma_provider_lacks", 0600, memdriver_debugfs_root,
+			    (void *)&memdriver_dma_pretend_knob, &memdriver_dma_knob_fops);
+	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU)
 		return;
-	}
-	chan = memdriver_dma_request();
-	if (IS_ERR(chan)) {
-		snprintf(memdriver_dma_load_note, sizeof(memdriver_dma_load_note),
-			 "the CPU for now (dma_engine=%s, no memcpy channel: %pe, looked for again by copies)",
-			 mode, chan);
-		return;
-	}
-	memdriver_dma_seen_set(chan, false);
-	snprintf(memdriver_dma_load_note, sizeof(memdriver_dma_load_note),
-		 "%s on %s (dma_engine=%s, taken by the first copy)",
-		 dma_chan_name(chan), dev_name(chan->device->dev), mode);
-	dma_release_channel(chan);
+	chan = memdriver_dma_request(&seen);
+	if (!IS_ERR(chan))
+		dma_release_channel(chan);
+	memdriver_dma_seen_set(&seen);
 }
 
 /* MEM_IOCTL_GET_INFO as built from a version-1 header: a shorter structure. */
@@ -1408,6 +1663,11 @@ static int memdriver_open(struct inode *inode, struct file *file)
 	if (!mf)
 		return -ENOMEM;
 	mf->md = container_of(inode->i_cdev, struct memdriver_dev, cdev);
+	/*
+	 * The kernel gives only regular files a position lock; with it, threads
+	 * sharing this fd each move f_pos by exactly the bytes they moved.
+	 */
+	file->f_mode |= FMODE_ATOMIC_POS;
 	xa_init_flags(&mf->objects, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
 	mf->owner = get_pid(task_tgid(current));
 	mutex_lock(&mf->md->files_lock);
@@ -1694,6 +1954,7 @@ static void memdriver_dev_release(struct device *dev)
 static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 {
 	struct memdriver_dev *md;
+	char dma_note[192];
 	int ret;
 
 	md = kzalloc(sizeof(*md), GFP_KERNEL);
@@ -1701,6 +1962,8 @@ static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&md->files_lock);
 	INIT_LIST_HEAD(&md->files);
+	spin_lock_init(&md->dma_claims_lock);
+	INIT_LIST_HEAD(&md->dma_claims);
 	/* From here on the device's release frees md. */
 	atomic_inc(&memdriver_unreleased);
 	device_initialize(&md->dev);
@@ -1737,12 +2000,13 @@ static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 	if (ret)
 		goto err_free_regions;
 
-	dev_info(&md->dev, "major %d, kmalloc %zu + vmalloc %zu + dma %zu + pages %zu bytes, DMA mask %u bits, DMA copies by %s\n",
+	memdriver_dma_describe(dma_note, sizeof(dma_note));
+	dev_info(&md->dev, "major %d, kmalloc %zu + vmalloc %zu + dma %zu + pages %zu bytes, DMA mask %u bits, DMA copies by %s (dma_engine=%s)\n",
 		 MAJOR(md->dev.devt), md->regions[MEMDRIVER_REGION_KMALLOC].size,
 		 md->regions[MEMDRIVER_REGION_VMALLOC].size,
 		 md->regions[MEMDRIVER_REGION_DMA].size,
 		 md->regions[MEMDRIVER_REGION_PAGES].size, md->dma_mask_bits,
-		 memdriver_dma_load_note);
+		 dma_note, memdriver_dma_modes[dma_engine_mode]);
 	memdriver_debugfs_create(md);
 	return md;
 

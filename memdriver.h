@@ -64,7 +64,7 @@ struct memdriver_info {
 	/* Version 2: the engine that MEM_IOCTL_DMA_COPY uses. */
 	__u32 dma_engine_mode;	/* MEMDRIVER_DMA_MODE_*: the dma_engine parameter */
 	__u32 dma_engine;	/* MEMDRIVER_DMA_ENGINE_CPU or _DMAENGINE: who
-				 * copies what an engine can serve
+				 * the next copy an engine can serve goes by
 				 */
 	__u32 dma_engine_align;	/* bytes: engine pieces start and end this aligned */
 	__u32 dma_chan_held;	/* 1 from the first engine copy until unload */
@@ -102,8 +102,10 @@ struct memdriver_object_io {
  * the window; the CPU copies the partial lines at its edges, pieces the
  * engine cannot take, and windows in the DMA coherent region. Errors: EINVAL
  * (bad window or flags), ENODEV (dma_engine=engine and no channel), ENOMEM
- * (mapping), ETIMEDOUT or EIO (the engine timed out or failed: the window's
- * bytes are then undefined, every byte beside it is intact).
+ * (mapping), EBUSY (another copy into the same whole cache lines is under
+ * way), ETIMEDOUT, EIO or EINTR (the engine timed out or failed, or a fatal
+ * signal came: the window's bytes are then undefined, every byte beside it
+ * is intact).
  */
 struct memdriver_dma_copy {
 	__u64 src;		/* device offset of the source */

@@ -121,7 +121,75 @@ TEST(concurrency)
 	EXPECT_EQ(info_now(fd).objects_device, before.objects_device);
 }
 
+/*
+ * Threads reading one shared fd: each read() takes its own 4-byte word and
+ * moves f_pos by exactly 4 (FMODE_ATOMIC_POS), so every word is read once
+ * and the position ends after the last.
+ */
+#define POS_WORDS 16384
+
+struct pos_reader {
+	pthread_t tid;
+	int fd;
+	__u32 got[POS_WORDS / THREADS];
+	int bad;
+};
+
+static void *pos_reader_run(void *arg)
+{
+	struct pos_reader *r = arg;
+	int i;
+
+	for (i = 0; i < POS_WORDS / THREADS; i++)
+		if (read(r->fd, &r->got[i], 4) != 4)
+			r->bad++;
+	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+TEST(shared_fd_position)
+{
+	__u64 vm = region_off(MEMDRIVER_REGION_VMALLOC);
+	static struct pos_reader r[THREADS];
+	__u32 *words = xmalloc(POS_WORDS * 4);
+	int i, t, dup = 0;
+
+	if (region_size(MEMDRIVER_REGION_VMALLOC) < POS_WORDS * 4) {
+		skip("vmalloc region below 64 KiB");
+		free(words);
+		return;
+	}
+	for (i = 0; i < POS_WORDS; i++)
+		words[i] = i;
+	ASSERT_EQ(pwrite(fd, words, POS_WORDS * 4, vm), POS_WORDS * 4);
+	ASSERT_EQ(lseek(fd, vm, SEEK_SET), vm);
+	for (t = 0; t < THREADS; t++) {
+		r[t].fd = fd;
+		r[t].bad = 0;
+		ASSERT_EQ(pthread_create(&r[t].tid, NULL, pos_reader_run, &r[t]), 0);
+	}
+	for (t = 0; t < THREADS; t++) {
+		pthread_join(r[t].tid, NULL);
+		EXPECT_EQ(r[t].bad, 0);
+		memcpy(words + t * (POS_WORDS / THREADS), r[t].got, sizeof(r[t].got));
+	}
+	EXPECT_EQ(lseek(fd, 0, SEEK_CUR), vm + POS_WORDS * 4);
+	qsort(words, POS_WORDS, 4, cmp_u32);
+	for (i = 0; i < POS_WORDS; i++)
+		if (words[i] != (__u32)i)
+			dup++;
+	EXPECT_EQ(dup, 0);
+	free(words);
+}
+
 const struct test_case concurrency_cases[] = {
 	CASE(concurrency),
+	CASE(shared_fd_position),
 	{ }
 };

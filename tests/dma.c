@@ -125,14 +125,18 @@ TEST(dma_engine_info)
 			    !(now.dma_engine_align & (now.dma_engine_align - 1)));
 		EXPECT_TRUE(now.dma_chan_held == 0 || now.dma_chan_held == 1);
 		snprintf(want, sizeof(want), "dmaengine %s %s %s", now.dma_chan,
-			 now.dma_device, now.dma_chan_held ? "held" : "unheld");
+			 now.dma_device, now.dma_chan_held ? "held" : "found");
+		EXPECT_STREQ(text, want);
 	} else {
 		EXPECT_TRUE(!now.dma_chan[0] && !now.dma_device[0]);
 		EXPECT_EQ(now.dma_engine_align, 0);
 		EXPECT_EQ(now.dma_chan_held, 0);
-		snprintf(want, sizeof(want), "cpu");
+		/* The CPU by choice, or none now and why. */
+		if (info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU)
+			EXPECT_STREQ(text, "cpu dma_engine=cpu");
+		else
+			EXPECT_STRPREFIX(text, "cpu none now: ");
 	}
-	EXPECT_FALSE(strcmp(text, want));
 	printf("# dma engine: %s (dma_engine=%s; sysfs: %s)\n",
 	       engine_name(now.dma_engine),
 	       info.dma_engine_mode < ARRAY_SIZE(modes) ? modes[info.dma_engine_mode] : "?",
@@ -376,16 +380,21 @@ static void *dma_worker_run(void *arg)
 	return NULL;
 }
 
+static bool write_text(const char *path, const char *what)
+{
+	int kfd = open(path, O_WRONLY);
+	bool ok = kfd >= 0 && write(kfd, what, strlen(what)) == (ssize_t)strlen(what);
+
+	if (kfd >= 0)
+		close(kfd);
+	return ok;
+}
+
 static const char *dma_fault_path = "/sys/kernel/debug/memdriver/dma_fault";
 
 static bool dma_fault_set(const char *what)
 {
-	int fd = open(dma_fault_path, O_WRONLY);
-	bool ok = fd >= 0 && write(fd, what, strlen(what)) == (ssize_t)strlen(what);
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
+	return write_text(dma_fault_path, what);
 }
 
 static void dma_fault_get(char *buf, size_t len)
@@ -539,6 +548,455 @@ out:
 	free(pat);
 }
 
+/* ---- Copies at once into one cache line ---- */
+
+#define LINE_ROUNDS 5000
+
+struct line_copier {
+	pthread_t tid;
+	int fd;
+	__u64 src, dst;
+	size_t len;
+	int rounds;
+	int ok, busy, bad, err;
+};
+
+static void *line_copier_run(void *arg)
+{
+	struct line_copier *c = arg;
+	int i;
+
+	for (i = 0; i < c->rounds; i++) {
+		if (!dma_copy_flags(c->fd, c->src, c->dst, c->len, 0, NULL))
+			c->ok++;
+		else if (errno == EBUSY)
+			c->busy++;
+		else if (!c->bad++)
+			c->err = errno;
+	}
+	return NULL;
+}
+
+/* Two threads, each on an fd of its own, run @c[0] and @c[1] at once. */
+static void line_copiers(struct line_copier *c)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		c[i].fd = open_dev();
+		if (pthread_create(&c[i].tid, NULL, line_copier_run, &c[i])) {
+			printf("# pthread_create failed\n");
+			exit(2);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		pthread_join(c[i].tid, NULL);
+		close(c[i].fd);
+		EXPECT_EQ(c[i].bad, 0);
+		if (c[i].bad)
+			printf("# thread %d: %d copies failed, first with %s\n",
+			       i, c[i].bad, strerror(c[i].err));
+	}
+}
+
+/*
+ * Legal copies at once from two threads and two fds: into disjoint bytes of
+ * one cache line (no mapping may cover them: DMA-API debug reports two live
+ * mappings in one line, and a non-coherent unmap would drop the other's
+ * bytes), and into the same whole lines (one at a time, the other EBUSY).
+ */
+TEST(dma_one_line)
+{
+	__u64 line = info.dma_copy_align, quarter = line / 4;
+	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC);
+	__u64 pg = region_off(MEMDRIVER_REGION_PAGES) + 2 * line;
+	size_t whole = 4 * line;
+	struct line_copier c[2];
+	__u8 *got = xmalloc(whole + 2 * line), *want = xmalloc(whole);
+	int i;
+
+	if (region_size(MEMDRIVER_REGION_PAGES) < 8 * line ||
+	    region_size(MEMDRIVER_REGION_KMALLOC) < 4 * line + 2 * whole) {
+		skip("regions too small");
+		goto out;
+	}
+	/* Disjoint quarters of one line: every copy succeeds. */
+	memset(got, 0x3c, line);
+	EXPECT_EQ(pwrite(fd, got, line, pg), line);
+	for (i = 0; i < 2; i++) {
+		c[i] = (struct line_copier) {
+			.src = ks + i * line, .dst = pg + 2 * i * quarter,
+			.len = quarter, .rounds = LINE_ROUNDS,
+		};
+		fill_pattern(want, quarter, c[i].src, 400 + i);
+		EXPECT_EQ(pwrite(fd, want, quarter, c[i].src), quarter);
+	}
+	line_copiers(c);
+	EXPECT_EQ(c[0].ok, c[0].rounds);
+	EXPECT_EQ(c[1].ok, c[1].rounds);
+	EXPECT_EQ(pread(fd, got, line, pg), line);
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(check_pattern(got + 2 * i * quarter, quarter, c[i].src, 400 + i), -1);
+	for (i = 0; i < (int)line; i++)
+		if ((i / quarter) % 2 && got[i] != 0x3c)
+			break;
+	EXPECT_EQ(i, line);
+
+	/* The same whole lines: each copy runs alone or gets EBUSY. */
+	for (i = 0; i < 2; i++) {
+		c[i] = (struct line_copier) {
+			.src = ks + 4 * line + i * whole, .dst = pg + 2 * line,
+			.len = whole, .rounds = 2000,
+		};
+		fill_pattern(want, whole, c[i].src, 410 + i);
+		EXPECT_EQ(pwrite(fd, want, whole, c[i].src), whole);
+	}
+	line_copiers(c);
+	EXPECT_GT(c[0].ok + c[1].ok, 0);
+	EXPECT_EQ(c[0].ok + c[0].busy, c[0].rounds);
+	EXPECT_EQ(c[1].ok + c[1].busy, c[1].rounds);
+	EXPECT_EQ(pread(fd, got, whole, pg + 2 * line), whole);
+	EXPECT_TRUE(check_pattern(got, whole, c[0].src, 410) == -1 ||
+		    check_pattern(got, whole, c[1].src, 411) == -1);
+	printf("# %d copies each into one line; into the same lines: %d + %d done, %d + %d EBUSY\n",
+	       LINE_ROUNDS, c[0].ok, c[1].ok, c[0].busy, c[1].busy);
+out:
+	free(got);
+	free(want);
+}
+
+/* ---- Killed in the middle ---- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds from SIGKILL to the end of @pid, which must die of it. */
+static long long kill_and_reap(pid_t pid)
+{
+	long long t0 = now_ms();
+	int status = 0;
+
+	kill(pid, SIGKILL);
+	EXPECT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	return now_ms() - t0;
+}
+
+/* A child that copies on an fd of its own, after a byte down @ready. */
+static pid_t copy_in_child(int ready, __u64 src, __u64 dst, size_t len)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int cfd = open_dev();
+
+		if (write(ready, "x", 1) != 1)
+			_exit(3);
+		_exit(dma_copy(cfd, src, dst, len, NULL) ? errno : 0);
+	}
+	return pid;
+}
+
+static void fill_span(int fd, __u64 off, size_t len, int seed, int byte)
+{
+	size_t chunk = 1 << 20, done;
+	__u8 *buf = xmalloc(chunk);
+
+	for (done = 0; done < len; done += chunk) {
+		size_t n = len - done < chunk ? len - done : chunk;
+
+		if (seed >= 0)
+			fill_pattern(buf, n, off + done, seed);
+		else
+			memset(buf, byte, n);
+		EXPECT_EQ(pwrite(fd, buf, n, off + done), n);
+	}
+	free(buf);
+}
+
+/*
+ * SIGKILL in the middle of a copy of half the vmalloc region (load with
+ * vmalloc_size=256M: a 128 MiB copy of tens of thousands of pieces): the
+ * process dies within a second, the copy stops between pieces, the edge
+ * bytes it had not copied yet are untouched, and the next copy works.
+ */
+TEST(dma_copy_killed)
+{
+	__u64 line = info.dma_copy_align, vm = region_off(MEMDRIVER_REGION_VMALLOC);
+	size_t half = region_size(MEMDRIVER_REGION_VMALLOC) / 2;
+	__u64 src = vm, dst = vm + half + 8;
+	size_t len = half - 2 * line, body = (len - (line - 8)) / line * line;
+	__u8 *got = xmalloc(1 << 20), *pat = xmalloc(1 << 20);
+	long long whole_ms, died_ms;
+	size_t first = 0, off;
+	int pipefd[2], i;
+	pid_t pid;
+	char c;
+
+	if (half < (16 << 20)) {
+		skip("needs vmalloc_size=256M or at least 32M");
+		goto out;
+	}
+	fill_span(fd, src, half, 500, 0);
+	fill_span(fd, vm + half, half, -1, 0x5a);
+	whole_ms = now_ms();
+	EXPECT_EQ(dma_copy(fd, src, dst, len, NULL), 0);
+	whole_ms = now_ms() - whole_ms;
+	printf("# a %zu MiB copy takes %lld ms\n", len >> 20, whole_ms);
+	if (whole_ms < 40) {
+		skip("the copy is too quick to kill half way");
+		goto out;
+	}
+	fill_span(fd, vm + half, half, -1, 0x5a);
+	ASSERT_EQ(pipe(pipefd), 0);
+	pid = copy_in_child(pipefd[1], src, dst, len);
+	ASSERT_GT(pid, 0);
+	EXPECT_EQ(read(pipefd[0], &c, 1), 1);
+	usleep(whole_ms * 1000 / 3);
+	died_ms = kill_and_reap(pid);
+	EXPECT_LT(died_ms, 1000);
+	close(pipefd[0]);
+	close(pipefd[1]);
+
+	/*
+	 * The head edge (line - 8 bytes) is copied last: still 0x5a. In the
+	 * body, a prefix of pieces was copied, one piece may be half done, and
+	 * the rest is 0x5a.
+	 */
+	EXPECT_EQ(pread(fd, got, line, dst - 8), line);
+	for (i = 0; i < (int)line; i++)
+		if (got[i] != 0x5a)
+			break;
+	EXPECT_EQ(i, line);
+	for (off = 0; off < body && !first; off += 1 << 20) {
+		size_t n = body - off < (1 << 20) ? body - off : 1 << 20, j;
+		__u64 at = dst + (line - 8) + off;
+
+		EXPECT_EQ(pread(fd, got, n, at), n);
+		fill_pattern(pat, n, src + (line - 8) + off, 500);
+		for (j = 0; j < n; j++)
+			if (got[j] != pat[j]) {
+				first = off + j + 1;
+				break;
+			}
+	}
+	EXPECT_GT(first, 1);	/* some pieces were copied ... */
+	EXPECT_LT(first, body);	/* ... but not all */
+	for (off = first - 1 + page_size; first && off < body; off += 1 << 20) {
+		size_t n = body - off < (1 << 20) ? body - off : 1 << 20, j;
+
+		EXPECT_EQ(pread(fd, got, n, dst + (line - 8) + off), n);
+		for (j = 0; j < n && got[j] == 0x5a; j++)
+			;
+		EXPECT_EQ(j, n);
+		if (j != n)
+			break;
+	}
+	printf("# killed after %zu of %zu bytes, dead in %lld ms\n",
+	       first - 1, len, died_ms);
+	/* The device and its copies go on. */
+	dma_copy_exact(fd, src, dst, 4 * line, 0, 510);
+out:
+	free(got);
+	free(pat);
+}
+
+/* ---- The engine's lock and its provider ---- */
+
+static bool knob_set(const char *name, const char *what)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/memdriver/%s", name);
+	return write_text(path, what);
+}
+
+static bool engine_in_use(void)
+{
+	return info.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE &&
+	       info.dma_engine_mode != MEMDRIVER_DMA_MODE_CPU;
+}
+
+/*
+ * A copy waits for the engine's lock while another's descriptor hangs
+ * (dma_fault=stall, 5 s): SIGKILL ends the waiter at once, and the hanging
+ * copy too when it is the one killed; the lock holder then times out.
+ */
+TEST(dma_engine_kill_waiter)
+{
+	__u64 line = info.dma_copy_align;
+	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC), pg = region_off(MEMDRIVER_REGION_PAGES);
+	int pipefd[2], status = 0;
+	long long ms;
+	pid_t holder, waiter;
+	char c, state[32];
+
+	if (getuid() != 0 || access(dma_fault_path, W_OK) || !engine_in_use()) {
+		skip("needs root, debugfs and an engine");
+		return;
+	}
+	ASSERT_EQ(pipe(pipefd), 0);
+	EXPECT_TRUE(dma_fault_set("stall"));
+	holder = copy_in_child(pipefd[1], ks, pg, 4 * line);
+	EXPECT_EQ(read(pipefd[0], &c, 1), 1);
+	/* Consumed: the holder waits on its descriptor, holding the lock. */
+	for (ms = 0; ms < 3000; ms += 10) {
+		dma_fault_get(state, sizeof(state));
+		if (!strcmp(state, "none"))
+			break;
+		usleep(10000);
+	}
+	EXPECT_STREQ(state, "none");
+	waiter = copy_in_child(pipefd[1], ks + 8 * line, pg + 8 * line, 4 * line);
+	EXPECT_EQ(read(pipefd[0], &c, 1), 1);
+	usleep(300000);
+	ms = kill_and_reap(waiter);
+	EXPECT_LT(ms, 1000);
+	/* The holder still waits: the waiter died while the lock was held. */
+	EXPECT_EQ(waitpid(holder, &status, WNOHANG), 0);
+	EXPECT_EQ(waitpid(holder, &status, 0), holder);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == ETIMEDOUT);
+
+	/* Now the holder itself is killed in its wait. */
+	EXPECT_TRUE(dma_fault_set("stall"));
+	holder = copy_in_child(pipefd[1], ks, pg, 4 * line);
+	EXPECT_EQ(read(pipefd[0], &c, 1), 1);
+	usleep(500000);
+	ms = kill_and_reap(holder);
+	EXPECT_LT(ms, 1000);
+	dma_fault_get(state, sizeof(state));
+	EXPECT_STREQ(state, "none");
+	close(pipefd[0]);
+	close(pipefd[1]);
+	/* The channel works on: the killed copy's descriptor was terminated. */
+	EXPECT_EQ(dma_copy_exact(fd, ks, pg, 4 * line, 0, 520), MEMDRIVER_DMA_ENGINE_DMAENGINE);
+}
+
+/* The sysfs dma_engine line, and GET_INFO agreeing with it. */
+static void dma_status(int fd, char *text, size_t len)
+{
+	struct memdriver_info now = info_now(fd);
+	char dir[256], path[320];
+
+	class_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/dma_engine", dir);
+	read_text(path, text, len);
+	if (!strncmp(text, "dmaengine ", 10)) {
+		EXPECT_EQ(now.dma_engine, MEMDRIVER_DMA_ENGINE_DMAENGINE);
+		EXPECT_TRUE(now.dma_chan[0] && strstr(text, now.dma_chan));
+	} else {
+		EXPECT_EQ(now.dma_engine, MEMDRIVER_DMA_ENGINE_CPU);
+		EXPECT_STREQ(now.dma_chan, "");
+	}
+}
+
+/*
+ * A provider without device_synchronize or device_terminate_all is refused
+ * where the channel is taken (debugfs dma_provider_lacks makes the next
+ * request see one; writing it drops a held channel): copies go to the CPU
+ * (ENODEV with dma_engine=engine), and sysfs, GET_INFO and the next copy
+ * tell the truth before, while and after.
+ */
+TEST(dma_engine_refused)
+{
+	static const char *const lacks[] = { "device_synchronize", "device_terminate_all" };
+	__u64 line = info.dma_copy_align;
+	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC), pg = region_off(MEMDRIVER_REGION_PAGES);
+	bool engine_mode = info.dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE;
+	char text[160], want[160];
+	size_t i;
+	__u32 got;
+
+	if (getuid() != 0 || access(dma_fault_path, W_OK) ||
+	    info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU || expect_engine() < 0) {
+		skip("needs root, debugfs, an engine mode and MEMDRIVER_EXPECT_ENGINE");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(lacks); i++) {
+		EXPECT_TRUE(knob_set("dma_provider_lacks", lacks[i]));
+		if (engine_mode) {
+			EXPECT_ERRNO(dma_copy(fd, ks, pg, 4 * line, &got), ENODEV);
+		} else {
+			EXPECT_EQ(dma_copy(fd, ks, pg, 4 * line, &got), 0);
+			EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_CPU);
+		}
+		dma_status(fd, text, sizeof(text));
+		if (expect_engine() == 1) {
+			snprintf(want, sizeof(want), " lacks %s", lacks[i]);
+			EXPECT_STRPREFIX(text, "cpu none now: dma");
+			EXPECT_TRUE(strlen(text) > strlen(want) &&
+				    !strcmp(text + strlen(text) - strlen(want), want));
+		} else {
+			EXPECT_STRPREFIX(text, "cpu none now: no memcpy channel (");
+		}
+	}
+	EXPECT_TRUE(knob_set("dma_provider_lacks", "none"));
+	EXPECT_FALSE(knob_set("dma_provider_lacks", "bogus"));
+	got = 0;
+	if (expect_engine() == 1) {
+		EXPECT_EQ(dma_copy(fd, ks, pg, 4 * line, &got), 0);
+		EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_DMAENGINE);
+		dma_status(fd, text, sizeof(text));
+		EXPECT_STRPREFIX(text, "dmaengine dma");
+		EXPECT_TRUE(strlen(text) > 5 && !strcmp(text + strlen(text) - 5, " held"));
+	} else if (!engine_mode) {
+		EXPECT_EQ(dma_copy(fd, ks, pg, 4 * line, &got), 0);
+		EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_CPU);
+	}
+	printf("# after: %s\n", text);
+}
+
+/*
+ * An engine-side mapping that fails (fail_function on memdriver_dma_map,
+ * CONFIG_FAIL_FUNCTION): with dma_engine=auto the CPU copies that piece
+ * and the copy is MIXED; with dma_engine=engine, and on the CPU path, the
+ * copy fails with ENOMEM. The next copy works.
+ */
+TEST(dma_map_failure)
+{
+	static const char *const arm[][2] = {
+		{ "inject", "memdriver_dma_map" },
+		/* -ENOMEM as a 64-bit kernel's unsigned long. */
+		{ "memdriver_dma_map/retval", "0xfffffffffffffff4" },
+		{ "probability", "100" }, { "interval", "1" },
+		/* The third mapping: the source of the second piece. */
+		{ "space", "2" }, { "times", "1" }, { "verbose", "0" },
+	};
+	__u64 vm = region_off(MEMDRIVER_REGION_VMALLOC);
+	__u64 half = region_size(MEMDRIVER_REGION_VMALLOC) / 2;
+	size_t len = 4 * page_size, i;
+	char path[160];
+	__u32 got = 0;
+	int ret, err;
+
+	if (getuid() != 0 || access("/sys/kernel/debug/fail_function/inject", W_OK) ||
+	    dma_engine_missing() || half < len) {
+		skip("needs root, CONFIG_FAIL_FUNCTION and a copier");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(arm); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/fail_function/%s", arm[i][0]);
+		EXPECT_TRUE(write_text(path, arm[i][1]));
+	}
+	/* Pages of the scattered vmalloc region: four pieces, one fails. */
+	ret = dma_copy(fd, vm, vm + half, len, &got);
+	err = errno;
+	EXPECT_TRUE(write_text("/sys/kernel/debug/fail_function/inject", "!memdriver_dma_map"));
+	if (engine_in_use() && info.dma_engine_mode == MEMDRIVER_DMA_MODE_AUTO) {
+		EXPECT_EQ(ret, 0);
+		EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_MIXED);
+	} else {
+		EXPECT_EQ(ret, -1);
+		EXPECT_EQ(err, ENOMEM);
+	}
+	dma_copy_exact(fd, vm, vm + half, len, 0, 530);
+}
+
 const struct test_case dma_cases[] = {
 	CASE(dma_copy),
 	CASE(dma_copy_errors),
@@ -547,5 +1005,10 @@ const struct test_case dma_cases[] = {
 	CASE(dma_engine_lengths),
 	CASE(dma_engine_threads),
 	CASE(dma_engine_faults),
+	CASE(dma_one_line),
+	CASE(dma_engine_kill_waiter),
+	CASE(dma_engine_refused),
+	CASE(dma_map_failure),
+	CASE(dma_copy_killed),
 	{ }
 };

@@ -93,6 +93,16 @@ void harness_fail(const char *file, int line, bool fatal, const char *fmt, ...)
 			     __r == -1 ? strerror(__e) : "no error");	\
 } while (0)
 
+/* Strings: equal, or @b a prefix of @a; both printed on failure. */
+#define __STR(a, b, prefix, fatal) do {					\
+	const char *__a = (a), *__b = (b);				\
+	bool __p = (prefix);						\
+	if (__p ? strncmp(__a, __b, strlen(__b)) : strcmp(__a, __b))	\
+		harness_fail(__FILE__, __LINE__, fatal,			\
+			     "%s %s %s (\"%s\" vs \"%s\")", #a,		\
+			     __p ? "starts with" : "==", #b, __a, __b);	\
+} while (0)
+
 #define EXPECT_EQ(a, b)		__CMP(a, ==, b, false)
 #define EXPECT_NE(a, b)		__CMP(a, !=, b, false)
 #define EXPECT_LT(a, b)		__CMP(a, <, b, false)
@@ -102,6 +112,8 @@ void harness_fail(const char *file, int line, bool fatal, const char *fmt, ...)
 #define EXPECT_TRUE(cond)	__BOOL(cond, true, false)
 #define EXPECT_FALSE(cond)	__BOOL(cond, false, false)
 #define EXPECT_ERRNO(call, err)	__ERRNO(call, err, false)
+#define EXPECT_STREQ(a, b)	__STR(a, b, false, false)
+#define EXPECT_STRPREFIX(a, b)	__STR(a, b, true, false)
 
 #define ASSERT_EQ(a, b)		__CMP(a, ==, b, true)
 #define ASSERT_NE(a, b)		__CMP(a, !=, b, true)

@@ -52,23 +52,37 @@ static const char *const region_lessons[MEMDRIVER_NR_REGIONS] = {
 	"page allocator: one 2^order block of buddy pages",
 };
 
-/* Who MEM_IOCTL_DMA_COPY's copies go by: the engine, its channel and device. */
+/*
+ * Who the next MEM_IOCTL_DMA_COPY goes by: the engine, its channel and
+ * device, or the CPU and why (sysfs dma_engine says: none now, and why).
+ */
 static void show_dma_engine(void)
 {
 	static const char *const modes[] = { "auto", "cpu", "engine" };
 	const char *mode = info.dma_engine_mode < ARRAY_SIZE(modes) ?
 			   modes[info.dma_engine_mode] : "?";
+	char dir[256], path[320], why[160] = "";
+	FILE *f;
 
+	class_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/dma_engine", dir);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(why, sizeof(why), f))
+			why[0] = '\0';
+		fclose(f);
+	}
+	why[strcspn(why, "\n")] = '\0';
 	if (info.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE)
 		printf("DMA copies: dmaengine channel %s on %s (dma_engine=%s, %s),\n"
 		       "  whole %u-byte cache lines by the engine, the edges by the CPU\n\n",
 		       info.dma_chan, info.dma_device, mode,
 		       info.dma_chan_held ? "held since the first copy" :
-		       "taken by the first copy", info.dma_copy_align);
+		       "found, taken by the first copy", info.dma_copy_align);
 	else
-		printf("DMA copies: the CPU (dma_engine=%s%s)\n\n", mode,
-		       info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU ? "" :
-		       ": no dmaengine memcpy channel found");
+		printf("DMA copies: the CPU (dma_engine=%s%s%s)\n\n", mode,
+		       strncmp(why, "cpu none now: ", 14) ? "" : ", none now: ",
+		       strncmp(why, "cpu none now: ", 14) ? "" : why + 14);
 }
 
 int show_info(void)

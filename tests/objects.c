@@ -178,6 +178,78 @@ TEST(object_caps)
 	EXPECT_EQ(info_now(fd).objects_total, now.objects_total);
 }
 
+struct quota_hammer {
+	int fd;
+	int rounds;
+	int edquot, other;
+};
+
+static void *quota_hammer_run(void *arg)
+{
+	struct quota_hammer *h = arg;
+	int i;
+
+	for (i = 0; i < h->rounds; i++) {
+		if (ioctl(h->fd, MEM_IOCTL_ALLOC_OBJECT) == -1 && errno == EDQUOT)
+			h->edquot++;
+		else
+			h->other++;
+	}
+	return NULL;
+}
+
+/* Allocate @n objects on @f; the number that succeeded. */
+static unsigned int alloc_many(int f, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (ioctl(f, MEM_IOCTL_ALLOC_OBJECT) <= 0)
+			break;
+	return i;
+}
+
+/*
+ * One module-wide slot left, and two fds: a full one whose allocs must all
+ * get EDQUOT (its own cap, which it hits first), and one with room whose
+ * alloc+free pairs, at the same time, must all succeed: a doomed alloc on
+ * the full fd never holds the last slot, even for a moment.
+ */
+TEST(object_quota_race)
+{
+	struct memdriver_info now = info_now(fd);
+	unsigned int per_fd = now.max_objects_per_fd, room, rest, i;
+	struct quota_hammer h = { .rounds = 5000 };
+	int other, fails = 0;
+	pthread_t tid;
+
+	room = now.max_objects - now.objects_total;
+	if (now.max_objects > CAP_TEST_LIMIT || room < per_fd + 2) {
+		skip("caps too large to fill here, or no room beyond one fd's");
+		return;
+	}
+	rest = room - per_fd - 1;
+	h.fd = fd;
+	other = open_dev();
+	ASSERT_EQ(alloc_many(fd, per_fd), per_fd);
+	/* The other fd takes all but the last slot, over its own cap too. */
+	ASSERT_LE(rest, per_fd);
+	ASSERT_EQ(alloc_many(other, rest), rest);
+	EXPECT_EQ(info_now(fd).objects_total, now.max_objects - 1);
+	ASSERT_EQ(pthread_create(&tid, NULL, quota_hammer_run, &h), 0);
+	for (i = 0; i < (unsigned int)h.rounds; i++) {
+		int id = ioctl(other, MEM_IOCTL_ALLOC_OBJECT);
+
+		if (id <= 0 || free_object(other, id))
+			fails++;
+	}
+	pthread_join(tid, NULL);
+	EXPECT_EQ(h.edquot, h.rounds);
+	EXPECT_EQ(h.other, 0);
+	EXPECT_EQ(fails, 0);
+	close(other);
+}
+
 const struct test_case objects_cases[] = {
 	CASE(objects_alloc_free),
 	CASE(object_payload),
@@ -185,5 +257,6 @@ const struct test_case objects_cases[] = {
 	CASE(unknown_ioctl),
 	CASE(release_frees_objects),
 	CASE(object_caps),
+	CASE(object_quota_race),
 	{ }
 };

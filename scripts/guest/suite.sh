@@ -106,23 +106,44 @@ fi
 # dma_engine mode. Each case asserts who copied (memdriver_test
 # dma_engine_for()), byte for byte; MEMDRIVER_EXPECT_ENGINE says whether
 # that must be an engine.
-DMA_CASES="dma_copy dma_engine_info dma_engine_pairs dma_engine_lengths dma_engine_threads dma_engine_faults"
+DMA_CASES="dma_copy dma_engine_info dma_engine_pairs dma_engine_lengths dma_engine_threads dma_engine_faults dma_one_line dma_engine_kill_waiter dma_engine_refused dma_map_failure"
 dma_cases() { # label program
 	for c in $DMA_CASES; do
 		check "$1: $c" nested "$2" test "$c"
 	done
+}
+# Every unload gives the channel back: more load, copy, unload cycles than
+# the controller has channels, each channel's in_use 0 after each unload.
+chan_cycles() {
+	nchan=$(ls -d /sys/class/dma/dma*chan* 2>/dev/null | wc -l)
+	i=0 held= leaked=
+	while [ $i -le "$nchan" ]; do
+		insmod $KO || leaked="$leaked insmod#$i"
+		/memdriver_test test dma_copy >/dev/null 2>&1 || leaked="$leaked copy#$i"
+		chan=$(sysfs dma_engine | awk '$1 == "dmaengine" && $4 == "held" { print $2 }')
+		[ -n "$chan" ] || leaked="$leaked not-held#$i"
+		rmmod memdriver || leaked="$leaked rmmod#$i"
+		[ -n "$chan" ] && [ "$(cat /sys/class/dma/$chan/in_use)" != 0 ] &&
+			leaked="$leaked $chan#$i"
+		held="$held $chan"
+		i=$((i + 1))
+	done
+	echo "# guest: channels held in turn:$held"
+	check "$((nchan + 1)) load/copy/unload cycles over $nchan channels: each back to in_use 0${leaked:+ (failed:$leaked)}" \
+		test -z "$leaked"
 }
 dma_section() {
 	echo "# guest: DMA engine cases (EXPECT_ENGINE=$EXPECT_ENGINE)"
 	check "insmod with 4 MiB kmalloc, vmalloc and pages regions" insmod $KO \
 		kmalloc_size=4194304 vmalloc_size=4194304 pages_size=4194304
 	if [ "$EXPECT_ENGINE" = 1 ]; then
-		check "sysfs dma_engine names a channel before any copy, unheld" sh -c \
-			'grep -Eq "^dmaengine dma[0-9]+chan[0-9]+ [^ ]+ unheld$" /sys/class/memdriver/memdriver0/dma_engine'
+		check "sysfs dma_engine names a channel before any copy, found" sh -c \
+			'grep -Eq "^dmaengine dma[0-9]+chan[0-9]+ [^ ]+ found$" /sys/class/memdriver/memdriver0/dma_engine'
 		check "load message names the channel and its controller" sh -c \
-			'dmesg | grep "memdriver memdriver0: major" | tail -1 | grep -Eq "DMA copies by dma[0-9]+chan[0-9]+ on [^ ]+ \(dma_engine=auto"'
+			'dmesg | grep "memdriver memdriver0: major" | tail -1 | grep -Eq "DMA copies by dmaengine dma[0-9]+chan[0-9]+ [^ ]+ found \(dma_engine=auto\)"'
 	else
-		check "sysfs dma_engine says cpu" test "$(sysfs dma_engine)" = cpu
+		check "sysfs dma_engine says cpu, none now, and why" sh -c \
+			'grep -Eq "^cpu none now: no memcpy channel \(" /sys/class/memdriver/memdriver0/dma_engine'
 	fi
 	dma_cases "large regions" /memdriver_test
 	[ -f /memdriver_test32 ] && dma_cases "large regions, 32-bit" /memdriver_test32
@@ -135,8 +156,13 @@ dma_section() {
 	fi
 	check "rmmod after the engine cases" rmmod memdriver
 
+	# A 128 MiB copy of tens of thousands of pieces, killed half way.
+	check "insmod with a 256 MiB vmalloc region" insmod $KO vmalloc_size=268435456
+	check "vmalloc 256 MiB: dma_copy_killed" nested /memdriver_test test dma_copy_killed
+	check "rmmod after dma_copy_killed" rmmod memdriver
+
 	check "insmod dma_engine=cpu" insmod $KO dma_engine=cpu
-	check "dma_engine=cpu: sysfs says cpu" test "$(sysfs dma_engine)" = cpu
+	check "dma_engine=cpu: sysfs says cpu dma_engine=cpu" test "$(sysfs dma_engine)" = "cpu dma_engine=cpu"
 	dma_cases "dma_engine=cpu" /memdriver_test
 	check "rmmod after dma_engine=cpu" rmmod memdriver
 
@@ -160,7 +186,8 @@ dma_section() {
 	if [ "$EXPECT_ENGINE" = 1 ]; then
 		check "a module that never copies holds no channel" sh -c \
 			'insmod /memdriver.ko && /memdriver_test info >/dev/null &&
-			 grep -q " unheld$" /sys/class/memdriver/memdriver0/dma_engine && rmmod memdriver'
+			 grep -q " found$" /sys/class/memdriver/memdriver0/dma_engine && rmmod memdriver'
+		chan_cycles
 	fi
 }
 guest_end() {
