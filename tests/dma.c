@@ -554,6 +554,7 @@ out:
 
 struct line_copier {
 	pthread_t tid;
+	const char *path;
 	int fd;
 	__u64 src, dst;
 	size_t len;
@@ -577,19 +578,23 @@ static void *line_copier_run(void *arg)
 	return NULL;
 }
 
-/* Two threads, each on an fd of its own, run @c[0] and @c[1] at once. */
-static void line_copiers(struct line_copier *c)
+/*
+ * @n threads, each on an fd of its own, run @c[0..n) at once; the second
+ * pair, if any, mirrors the first on the second device.
+ */
+static void line_copiers(struct line_copier *c, int n)
 {
 	int i;
 
-	for (i = 0; i < 2; i++) {
-		c[i].fd = open_dev();
+	for (i = 0; i < n; i++) {
+		c[i].fd = open(c[i].path, O_RDWR);
+		ASSERT_GE(c[i].fd, 0);
 		if (pthread_create(&c[i].tid, NULL, line_copier_run, &c[i])) {
 			printf("# pthread_create failed\n");
 			exit(2);
 		}
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < n; i++) {
 		pthread_join(c[i].tid, NULL);
 		close(c[i].fd);
 		EXPECT_EQ(c[i].bad, 0);
@@ -599,11 +604,37 @@ static void line_copiers(struct line_copier *c)
 	}
 }
 
+/* Set up copier @i and its twin on the second device, if there is one. */
+static void line_copier_init(struct line_copier *c, int i, int n, __u64 src,
+			     __u64 dst, size_t len, int rounds, unsigned int seed)
+{
+	static const char *const second = "/dev/memdriver1";
+	__u8 *pat = xmalloc(len);
+	int d;
+
+	fill_pattern(pat, len, src, seed);
+	for (d = 0; d < n / 2; d++) {
+		struct line_copier *t = &c[i + 2 * d];
+		int f;
+
+		*t = (struct line_copier) {
+			.path = d ? second : dev_path, .src = src, .dst = dst,
+			.len = len, .rounds = rounds,
+		};
+		f = open(t->path, O_RDWR);
+		ASSERT_GE(f, 0);
+		EXPECT_EQ(pwrite(f, pat, len, src), len);
+		close(f);
+	}
+	free(pat);
+}
+
 /*
- * Legal copies at once from two threads and two fds: into disjoint bytes of
- * one cache line (no mapping may cover them: DMA-API debug reports two live
- * mappings in one line, and a non-coherent unmap would drop the other's
- * bytes), and into the same whole lines (one at a time, the other EBUSY).
+ * Legal copies at once from two threads and two fds, and as many on the
+ * second device when there is one: into disjoint bytes of one cache line
+ * (no mapping may cover them: DMA-API debug reports two live mappings in
+ * one line, and a non-coherent unmap would drop the other's bytes), and
+ * into the same whole lines (one at a time, the other EBUSY).
  */
 TEST(dma_one_line)
 {
@@ -611,29 +642,26 @@ TEST(dma_one_line)
 	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC);
 	__u64 pg = region_off(MEMDRIVER_REGION_PAGES) + 2 * line;
 	size_t whole = 4 * line;
-	struct line_copier c[2];
-	__u8 *got = xmalloc(whole + 2 * line), *want = xmalloc(whole);
-	int i;
+	struct line_copier c[4];
+	__u8 *got = xmalloc(whole + 2 * line);
+	int i, n = 2;
 
 	if (region_size(MEMDRIVER_REGION_PAGES) < 8 * line ||
 	    region_size(MEMDRIVER_REGION_KMALLOC) < 4 * line + 2 * whole) {
 		skip("regions too small");
 		goto out;
 	}
+	if (!strcmp(dev_path, "/dev/memdriver0") && !access("/dev/memdriver1", F_OK))
+		n = 4;
 	/* Disjoint quarters of one line: every copy succeeds. */
 	memset(got, 0x3c, line);
 	EXPECT_EQ(pwrite(fd, got, line, pg), line);
-	for (i = 0; i < 2; i++) {
-		c[i] = (struct line_copier) {
-			.src = ks + i * line, .dst = pg + 2 * i * quarter,
-			.len = quarter, .rounds = LINE_ROUNDS,
-		};
-		fill_pattern(want, quarter, c[i].src, 400 + i);
-		EXPECT_EQ(pwrite(fd, want, quarter, c[i].src), quarter);
-	}
-	line_copiers(c);
-	EXPECT_EQ(c[0].ok, c[0].rounds);
-	EXPECT_EQ(c[1].ok, c[1].rounds);
+	for (i = 0; i < 2; i++)
+		line_copier_init(c, i, n, ks + i * line, pg + 2 * i * quarter, quarter,
+				 LINE_ROUNDS, 400 + i);
+	line_copiers(c, n);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(c[i].ok, c[i].rounds);
 	EXPECT_EQ(pread(fd, got, line, pg), line);
 	for (i = 0; i < 2; i++)
 		EXPECT_EQ(check_pattern(got + 2 * i * quarter, quarter, c[i].src, 400 + i), -1);
@@ -643,26 +671,22 @@ TEST(dma_one_line)
 	EXPECT_EQ(i, line);
 
 	/* The same whole lines: each copy runs alone or gets EBUSY. */
-	for (i = 0; i < 2; i++) {
-		c[i] = (struct line_copier) {
-			.src = ks + 4 * line + i * whole, .dst = pg + 2 * line,
-			.len = whole, .rounds = 2000,
-		};
-		fill_pattern(want, whole, c[i].src, 410 + i);
-		EXPECT_EQ(pwrite(fd, want, whole, c[i].src), whole);
-	}
-	line_copiers(c);
+	for (i = 0; i < 2; i++)
+		line_copier_init(c, i, n, ks + 4 * line + i * whole, pg + 2 * line, whole,
+				 2000, 410 + i);
+	line_copiers(c, n);
 	EXPECT_GT(c[0].ok + c[1].ok, 0);
-	EXPECT_EQ(c[0].ok + c[0].busy, c[0].rounds);
-	EXPECT_EQ(c[1].ok + c[1].busy, c[1].rounds);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(c[i].ok + c[i].busy, c[i].rounds);
 	EXPECT_EQ(pread(fd, got, whole, pg + 2 * line), whole);
 	EXPECT_TRUE(check_pattern(got, whole, c[0].src, 410) == -1 ||
 		    check_pattern(got, whole, c[1].src, 411) == -1);
-	printf("# %d copies each into one line; into the same lines: %d + %d done, %d + %d EBUSY\n",
-	       LINE_ROUNDS, c[0].ok, c[1].ok, c[0].busy, c[1].busy);
+	printf("# %d threads, %d device(s), %d copies each into one line\n",
+	       n, n / 2, LINE_ROUNDS);
+	printf("# into the same lines: %d + %d done, %d + %d EBUSY\n",
+	       c[0].ok, c[1].ok, c[0].busy, c[1].busy);
 out:
 	free(got);
-	free(want);
 }
 
 /* ---- Killed in the middle ---- */
