@@ -565,10 +565,12 @@ struct line_copier {
 static void *line_copier_run(void *arg)
 {
 	struct line_copier *c = arg;
+	/* dma_engine=engine without an engine copies only when told CPU. */
+	__u32 flags = dma_engine_missing() ? MEMDRIVER_DMA_COPY_CPU : 0;
 	int i;
 
 	for (i = 0; i < c->rounds; i++) {
-		if (!dma_copy_flags(c->fd, c->src, c->dst, c->len, 0, NULL))
+		if (!dma_copy_flags(c->fd, c->src, c->dst, c->len, flags, NULL))
 			c->ok++;
 		else if (errno == EBUSY)
 			c->busy++;

@@ -455,13 +455,16 @@ static void fz_alloc(struct fuzz_fd *f)
 
 	snprintf(fz_note(), FUZZ_NOTE, "alloc fd%d (%d owned, %u live)",
 		 (int)(f - fz.fds), f->nr_objs, fz.live);
-	/* The open mode first, then the module-wide cap, then the fd's. */
+	/*
+	 * The open mode first, then the fd's own cap, then the module-wide
+	 * one (an alloc bound for EDQUOT never takes a shared slot).
+	 */
 	if (!fz_can(f, true))
 		want = -EBADF;
-	else if (fz.base_total + fz.live >= info.max_objects)
-		want = -ENOSPC;
 	else if ((unsigned int)f->nr_objs >= info.max_objects_per_fd)
 		want = -EDQUOT;
+	else if (fz.base_total + fz.live >= info.max_objects)
+		want = -ENOSPC;
 	id = ioctl(f->fd, MEM_IOCTL_ALLOC_OBJECT);
 	if (want < 0) {
 		fz_check("alloc at a cap", id, want);
