@@ -6,6 +6,11 @@
 #          6.12 image and of Raspberry Pi OS, with the Pi 5's 16 KiB pages
 #   amd64  the newest linux-source-<x.y> in Debian sid, resolved at run time
 #          from the private sid lists (scripts/apt.sh), never named here
+#   raspi  arm64 again, from bookworm's linux-source-6.1 (bookworm-security's
+#          when newer; the version resolved through scripts/apt.sh), for
+#          QEMU's raspi3b: 4 KiB pages (its Cortex-A53 has no 16 KiB
+#          granule), the BCM2835 SoC and its DMA engine; its device tree
+#          bcm2837-rpi-3-b.dtb is built from the same source
 # Both are built with bookworm's compilers (sid's tools need a newer glibc).
 # `make tinyconfig` plus the fragments in scripts/kconfig/ (a minimal QEMU
 # guest, its arch's additions, and the debug checks: KASAN, kmemleak,
@@ -13,13 +18,14 @@
 # the fragments ask for is checked in the resolved .config; a missing one
 # fails the build.
 #
-# usage: scripts/build-debug-kernel.sh [--print-dir|--config-only] <amd64|arm64>
+# usage: scripts/build-debug-kernel.sh [--print-dir|--config-only] <amd64|arm64|raspi>
 #   --print-dir    only print where the kernel for the current key lives
 #   --config-only  resolve and verify the .config, do not build
 # LINUX_SOURCE_PKG / LINUX_SOURCE_VERSION pin another package / version.
 #
-# Output: $MEMDRIVER_CACHE/debug-kernels/<series>-<arch>-<key>/ with
+# Output: $MEMDRIVER_CACHE/debug-kernels/<series>-<target>-<key>/ with
 #   vmlinuz   the boot image (bzImage / Image)
+#   bcm2837-rpi-3-b.dtb  (raspi only) the device tree QEMU's raspi3b boots
 #   build/    the O= tree: KDIR for `make -C build M=<dir> modules`, with
 #             vmlinux and System.map for decoding reports
 #   headers   -> build, and release: the layout of lib.sh's kernel_dir
@@ -29,7 +35,8 @@
 # compiler and this script's build settings. The source is unpacked once per
 # version into debug-kernels/src-<version>; ccache keeps its objects in
 # $MEMDRIVER_CACHE/ccache. A successful build removes the older keys of the
-# same arch and series only (another series may be in use by another build).
+# same target and series only (another series may be in use by another
+# build). Each target has its own lock, so raspi and arm64 build side by side.
 # Prints the output directory on stdout.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -40,15 +47,26 @@ case ${1:-} in
 --print-dir) mode=print; shift ;;
 --config-only) mode=config; shift ;;
 esac
-[ $# -eq 1 ] || die "usage: $0 [--print-dir|--config-only] <amd64|arm64>"
-arch=$1
+[ $# -eq 1 ] || die "usage: $0 [--print-dir|--config-only] <amd64|arm64|raspi>"
+# target: amd64, arm64 or raspi (an arm64 kernel for another machine).
+# flavour names its fragments: qemu-<flavour>.config, debug-<flavour>.config.
+target=$1
+case $target in
+raspi) arch=arm64 ;;
+*) arch=$target ;;
+esac
 arch_facts "$arch"
 image=$KIMAGE image_path=$KIMAGE_PATH karch=$KARCH cross=$CROSS
+flavour=$karch
+[ "$target" = raspi ] && flavour=raspi
 
 DK_DIR=$MEMDRIVER_CACHE/debug-kernels
 KCONFIG_DIR=$MEMDRIVER_TOP/scripts/kconfig
-FRAGMENTS=("$KCONFIG_DIR/qemu.config" "$KCONFIG_DIR/qemu-$karch.config"
+FRAGMENTS=("$KCONFIG_DIR/qemu.config" "$KCONFIG_DIR/qemu-$flavour.config"
 	"$KCONFIG_DIR/debug.config")
+# raspi: the board's device tree, built from the same source.
+DTB=
+[ "$target" = raspi ] && DTB=broadcom/bcm2837-rpi-3-b.dtb
 # Fixed build identity: the same inputs give the same kernel (and ccache hits).
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=memdriver KBUILD_BUILD_HOST=memdriver
@@ -62,6 +80,9 @@ SETTINGS="rev=$BUILD_REV base=tinyconfig image=$image args=${KMAKE_ARGS[*]}
  timestamp=$KBUILD_BUILD_TIMESTAMP
  cc=$("${cross}gcc" --version | head -1)
  hostcc=$(gcc --version | head -1)"
+# Only raspi's key has this line: amd64's and arm64's stay what they were.
+[ -z "$DTB" ] || SETTINGS+="
+ dtb=$DTB"
 
 # Which linux-source, as "package version suite". A build refreshes the
 # private lists (at most daily, scripts/apt.sh), so it follows sid's newest
@@ -69,9 +90,12 @@ SETTINGS="rev=$BUILD_REV base=tinyconfig image=$image args=${KMAKE_ARGS[*]}
 # absent), so it names what the last build used.
 source_spec() {
 	local pkg suite v
-	case $arch in
+	case $target in
 	arm64) pkg=linux-source-6.12 suite=bookworm-backports ;;
 	amd64) pkg= suite=sid ;;
+	# bookworm's 6.1, bookworm-security's when it has a newer one (it
+	# usually does: what an updated bookworm machine runs).
+	raspi) pkg=linux-source-6.1 suite=bookworm-security ;;
 	esac
 	pkg=${LINUX_SOURCE_PKG:-$pkg}
 	if [ $suite = sid ]; then
@@ -90,6 +114,14 @@ source_spec() {
 			[ -z "$(ls "$APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ] &&
 			private_apt_setup >&2
 		v=$(suite_version "$pkg" "$suite")
+		if [ "$suite" = bookworm-security ]; then
+			local pv
+			pv=$(suite_version "$pkg" bookworm)
+			if [ -z "$v" ] || { [ -n "$pv" ] &&
+				[ "$(printf '%s\n' "$v" "$pv" | sort -V | tail -1)" != "$v" ]; }; then
+				v=$pv suite=bookworm
+			fi
+		fi
 	fi
 	v=${LINUX_SOURCE_VERSION:-$v}
 	[ -n "$v" ] || die "no $pkg in $suite"
@@ -99,9 +131,9 @@ source_spec() {
 read -r pkg version suite < <(source_spec)
 [ -n "${version:-}" ] || exit 1
 series=${pkg#linux-source-}
-# Checks only one arch's kernel runs, and options only one source series has
-# (see the fragments for why).
-for f in "$KCONFIG_DIR/debug-$karch.config" "$KCONFIG_DIR/debug-$series.config"; do
+# Checks only one arch's (or raspi's) kernel runs, and options only one
+# source series has (see the fragments for why).
+for f in "$KCONFIG_DIR/debug-$flavour.config" "$KCONFIG_DIR/debug-$series.config"; do
 	[ -f "$f" ] && FRAGMENTS+=("$f")
 done
 key=$({
@@ -113,20 +145,20 @@ key=$({
 		cat "$f"
 	done
 } | sha256sum | cut -c1-12)
-out=$DK_DIR/$series-$arch-$key
+out=$DK_DIR/$series-$target-$key
 if [ $mode = print ]; then
 	echo "$out"
 	exit 0
 fi
 if [ $mode = build ] && [ -f "$out/.complete" ]; then
-	log "debug kernel $arch: $(cat "$out/release") from $pkg=$version cached in $out"
+	log "debug kernel $target: $(cat "$out/release") from $pkg=$version cached in $out"
 	echo "$out"
 	exit 0
 fi
 
 mkdir -p "$DK_DIR"
-# One builder per arch, one unpacker per source version.
-exec 9>"$DK_DIR/.lock-$arch"
+# One builder per target, one unpacker per source version.
+exec 9>"$DK_DIR/.lock-$target"
 flock 9
 
 # ---- the source, unpacked once per version ----
@@ -180,7 +212,7 @@ export CCACHE_BASEDIR=$DK_DIR CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-2G}
 	export PATH=/usr/lib/ccache:$PATH
 kmake() { make -C "$src" O="$bdir" "${KMAKE_ARGS[@]}" "$@"; }
 
-log "debug kernel $arch: configuring in $bdir"
+log "debug kernel $target: configuring in $bdir"
 rm -f "$bdir/.config"
 kmake -s tinyconfig >"$out/merge.log" 2>&1
 # -m: merge only; olddefconfig then resolves dependencies.
@@ -210,23 +242,27 @@ if [ ${#missing[@]} -gt 0 ]; then
 		got=$(grep -E "^$sym=|^# $sym is not set" "$bdir/.config" || echo "(absent)")
 		log "  requested: $m  resolved: $got"
 	done
-	die "debug kernel $arch: ${#missing[@]} requested option(s) did not land in $bdir/.config"
+	die "debug kernel $target: ${#missing[@]} requested option(s) did not land in $bdir/.config"
 fi
-log "debug kernel $arch: all $(cat "${FRAGMENTS[@]}" | grep -cE '^CONFIG_|^# CONFIG_.* is not set') requested options verified"
+log "debug kernel $target: all $(cat "${FRAGMENTS[@]}" | grep -cE '^CONFIG_|^# CONFIG_.* is not set') requested options verified"
 [ $mode = config ] && exit 0
 
 # ---- build ----
 jobs=$(nproc)
-log "debug kernel $arch: building $image and modules with $jobs jobs (log $out/build.log)"
+log "debug kernel $target: building $image and modules with $jobs jobs (log $out/build.log)"
 # No -Werror: KASAN_STACK's frame-size warnings are expected and harmless.
 if ! { kmake -j"$jobs" "$image" && kmake -j"$jobs" modules &&
-	kmake modules_prepare; } >"$out/build.log" 2>&1; then
+	kmake modules_prepare && { [ -z "$DTB" ] || kmake "$DTB"; }; } >"$out/build.log" 2>&1; then
 	tail -40 "$out/build.log" >&2
-	die "debug kernel $arch: build failed, see $out/build.log"
+	die "debug kernel $target: build failed, see $out/build.log"
 fi
 [ -f "$bdir/$image_path" ] && [ -f "$bdir/Module.symvers" ] ||
-	die "debug kernel $arch: $image or Module.symvers missing after the build"
+	die "debug kernel $target: $image or Module.symvers missing after the build"
 ln -sfn "build/$image_path" "$out/vmlinuz"
+if [ -n "$DTB" ]; then
+	cp "$bdir/arch/$karch/boot/dts/$DTB" "$out/${DTB##*/}" ||
+		die "debug kernel $target: $DTB missing after the build"
+fi
 # The layout of a stock kernel's dir (lib.sh kernel_dir), so "debug" works as
 # a series wherever 6.1 and 6.12 do.
 ln -sfn build "$out/headers"
@@ -239,10 +275,11 @@ echo "$(cat "$bdir/include/config/kernel.release")" >"$out/release"
 	echo "build seconds: $SECONDS"
 } >"$out/info"
 touch "$out/.complete"
-# Older keys of this arch and series are dead weight now. Other series (and
-# the <arch>-<key> dirs of the 6.1 builds before this layout) may be in use.
-for old in "$DK_DIR/$series-$arch"-*; do
+# Older keys of this target and series are dead weight now. Other series and
+# targets (raspi's 6.1-raspi-* beside arm64's 6.12-arm64-*, and the
+# <arch>-<key> dirs of the 6.1 builds before this layout) may be in use.
+for old in "$DK_DIR/$series-$target"-*; do
 	[ "$old" = "$out" ] || rm -rf "$old"
 done
-log "debug kernel $arch: $(cat "$out/release") from $pkg=$version built in ${SECONDS}s, $out"
+log "debug kernel $target: $(cat "$out/release") from $pkg=$version built in ${SECONDS}s, $out"
 echo "$out"

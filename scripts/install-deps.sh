@@ -138,7 +138,7 @@ main() {
 	local k
 	for k in ${KERNELS:-$ALL_KERNELS}; do
 		# Debug kernels are built, not fetched (scripts/test.sh).
-		[ "${k%%:*}" = debug ] && continue
+		is_debug_series "${k%%:*}" && continue
 		# raspi boots 6.12:arm64's kernel with its own device tree, which
 		# the package ships in usr/lib/linux-image-*/broadcom/ (kept).
 		if [ "${k%%:*}" = raspi ]; then

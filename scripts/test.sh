@@ -13,6 +13,7 @@
 #   scripts/test.sh                  everything
 #   KERNELS="6.12:arm64" scripts/test.sh   one kernel of the matrix
 #   KERNELS="debug:amd64" scripts/test.sh  one debug kernel
+#   KERNELS="debugraspi:arm64" scripts/test.sh  the raspi3b debug kernel
 #   SKIP_INSTALL=1 scripts/test.sh   do not run install-deps.sh
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -69,8 +70,9 @@ stages=3 # static checks, module builds, install checks
 for k in $KERNELS; do
 	case ${k%%:*} in
 	# debug: its kernel and its guest; raspi: its guest, again with
-	# swiotlb=force.
+	# swiotlb=force; debugraspi: its kernel and both raspi guests.
 	debug | raspi) stages=$((stages + 2)) ;;
+	debugraspi) stages=$((stages + 3)) ;;
 	*) stages=$((stages + 1)) ;;
 	esac
 done
@@ -137,13 +139,16 @@ fi
 # cached (a cold build takes 5-20 minutes per arch).
 for k in $KERNELS; do
 	series=${k%%:*} arch=${k##*:}
-	[ "$series" = debug ] || continue
-	stage "debug kernel $arch: cached, or built (about 25 CPU-minutes)"
+	is_debug_series "$series" || continue
+	# build-debug-kernel.sh's target: the arch, or raspi for debugraspi.
+	target=$arch
+	[ "$series" = debugraspi ] && target=raspi
+	stage "debug kernel $target: cached, or built (about 25 CPU-minutes)"
 	t0=$SECONDS
-	check_ok "debug kernel for $arch built or cached" "$RUN_DIR/debug-kernel-$arch.log" \
-		"$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" "$arch"
-	dkdir=$(kernel_dir debug "$arch")
-	echo "# debug kernel $arch ready in $((SECONDS - t0))s: $(cat "$dkdir/release" 2>/dev/null)" \
+	check_ok "debug kernel for $target built or cached" "$RUN_DIR/debug-kernel-$target.log" \
+		"$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" "$target"
+	dkdir=$(kernel_dir "$series" "$arch")
+	echo "# debug kernel $target ready in $((SECONDS - t0))s: $(cat "$dkdir/release" 2>/dev/null)" \
 		"from $(head -1 "$dkdir/info" 2>/dev/null)"
 done
 
@@ -166,7 +171,7 @@ host_state() {
 host_before=$(host_state)
 for k in $KERNELS; do
 	series=${k%%:*} arch=${k##*:}
-	[ "$series" = debug ] && continue	# installs target Debian's kernels
+	is_debug_series "$series" && continue	# installs target Debian's kernels
 	[ "$series" = raspi ] && continue	# the same kernel and headers as 6.12:arm64
 	check_ok "make install/uninstall into a scratch root for $series-$arch" \
 		"$RUN_DIR/install-make-$series-$arch.log" \
@@ -196,7 +201,7 @@ fi
 # Count a guest's KTAP results, nested ones ("# "-prefixed: memdriver_test's
 # own, inside the guest script's) included: each counts once.
 summary=()
-SUMMARY_FORMAT='# %-26s %6s %6s %7s %9s %7s %7s'
+SUMMARY_FORMAT='# %-30s %6s %6s %7s %9s %7s %7s'
 judge_guest() { # label vmlog vm-rc seconds
 	local label=$1 vmlog=$2 vm_rc=$3 ok_n skip_n bad_n fuzz points
 	ok_n=$(grep -Eac '^(# )*ok [0-9]+ - ' "$vmlog")
@@ -232,7 +237,7 @@ for k in $KERNELS; do
 	if [ ! -f "$ko" ] || [ ! -x "$RUN_DIR/$arch/memdriver_test" ]; then
 		stage "guest $series-$arch"
 		fail "guest $series-$arch: nothing to boot (build failed)"
-		[ "$series" = raspi ] && stage "guest $series-$arch swiotlb=force"
+		is_raspi_series "$series" && stage "guest $series-$arch swiotlb=force"
 		continue
 	fi
 	payload=$RUN_DIR/payload-$series-$arch
@@ -241,7 +246,7 @@ for k in $KERNELS; do
 	make_payload "$payload" "$series" "$arch" "$ko" "$MEMDRIVER_TOP/scripts/guest/suite.sh" \
 		"$RUN_DIR/$arch/memdriver_test" "$RUN_DIR/$arch/tutorial_test" \
 		$(ls "$RUN_DIR/$arch-32/memdriver_test32" 2>/dev/null)
-	if [ "$series" = debug ]; then
+	if is_debug_series "$series"; then
 		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / 10))" \
 			"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / 10)) DEBUG=1" >"$payload/guest.conf"
 		# About 10 minutes alone; three times that on 2 shared cores.
@@ -257,8 +262,8 @@ for k in $KERNELS; do
 			>"$payload/guest.conf"
 		tmo=600
 	fi
-	# Only the raspi guest has a DMA engine: its engine cases must see it.
-	if [ "$series" = raspi ]; then
+	# Only the raspi guests have a DMA engine: their engine cases must see it.
+	if is_raspi_series "$series"; then
 		echo "EXPECT_ENGINE=1" >>"$payload/guest.conf"
 	else
 		echo "EXPECT_ENGINE=0" >>"$payload/guest.conf"
@@ -268,7 +273,7 @@ for k in $KERNELS; do
 	# The engine guest again with swiotlb=force: every mapping bounces, so
 	# a wrong direction, a missing sync or an early unmap corrupts bytes.
 	# The suite, a short fuzz and the DMA cases only.
-	[ "$series" = raspi ] || continue
+	is_raspi_series "$series" || continue
 	echo "DMA_ONLY=1 FUZZ_OPS=$((FUZZ_OPS / 10))" >>"$payload/guest.conf"
 	MEMDRIVER_CMDLINE_EXTRA="swiotlb=force" boot_guest "$series-$arch swiotlb=force" \
 		"$series" "$arch" "$payload" "$RUN_DIR/guest-$series-$arch-swiotlb.log" $tmo

@@ -8,33 +8,38 @@
 # usage: scripts/vm-run.sh <series> <arch> <payload-dir> <log-file> [timeout-s]
 #   series 6.1|6.12 (Debian's, scripts/install-deps.sh), debug (own
 #   KASAN/kmemleak/lockdep/... kernels, scripts/build-debug-kernel.sh: 6.12
-#   with 16 KiB pages on arm64, Debian sid's newest on x86_64) or raspi
-#   (Debian's 6.12 on QEMU's raspi3b, with a BCM2835 DMA engine; arm64 only),
-#   arch amd64|arm64; payload-dir's contents are copied into
-#   the initramfs root as-is and must hold run.sh. Extra kernel arguments come
-#   from $MEMDRIVER_CMDLINE_EXTRA. Exits 0 on PASS, 1 on FAIL.
+#   with 16 KiB pages on arm64, Debian sid's newest on x86_64), raspi
+#   (Debian's 6.12 on QEMU's raspi3b, with a BCM2835 DMA engine; arm64 only)
+#   or debugraspi (an own debug kernel from linux-source-6.1 on that raspi3b,
+#   scripts/build-debug-kernel.sh raspi; arm64 only), arch amd64|arm64;
+#   payload-dir's contents are copied into the initramfs root as-is and must
+#   hold run.sh. Extra kernel arguments come from $MEMDRIVER_CMDLINE_EXTRA.
+#   Exits 0 on PASS, 1 on FAIL.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 4 ] && [ $# -le 5 ] ||
-	die "usage: $0 <6.1|6.12|debug|raspi> <amd64|arm64> <payload-dir> <log-file> [timeout-s]"
+	die "usage: $0 <6.1|6.12|debug|raspi|debugraspi> <amd64|arm64> <payload-dir> <log-file> [timeout-s]"
 series=$1 arch=$2 payload=$3 logfile=$4 tmo=${5:-300}
-case $series in 6.1 | 6.12 | debug | raspi) ;; *) die "unknown series $series" ;; esac
-[ "$series:$arch" != raspi:amd64 ] || die "series raspi is arm64 only"
+case $series in 6.1 | 6.12 | debug | raspi | debugraspi) ;; *) die "unknown series $series" ;; esac
+! is_raspi_series "$series" || [ "$arch" = arm64 ] || die "series $series is arm64 only"
 [ -f "$payload/run.sh" ] || die "$payload/run.sh missing"
 case $arch in amd64 | arm64) ;; *) die "unknown arch $arch" ;; esac
 kdir=$(kernel_dir "$series" "$arch")
 kernel=$kdir/vmlinuz
-if [ "$series" = debug ]; then
+if is_debug_series "$series"; then
+	target=$arch
+	[ "$series" = debugraspi ] && target=raspi
 	[ -f "$kdir/.complete" ] && [ -f "$kernel" ] ||
-		die "no debug kernel in $kdir: run scripts/build-debug-kernel.sh $arch"
+		die "no debug kernel in $kdir: run scripts/build-debug-kernel.sh $target"
 fi
 [ -f "$kernel" ] || die "$kernel missing: run scripts/install-deps.sh"
 
 # The machine: arch_facts and raspi_facts (scripts/arch.sh).
-if [ "$series" = raspi ]; then
-	dtb=$(raspi_dtb)
-	[ -n "$dtb" ] || die "bcm2837-rpi-3-b.dtb missing: run scripts/install-deps.sh"
+if is_raspi_series "$series"; then
+	dtb=$(raspi_dtb "$series")
+	[ -n "$dtb" ] || die "bcm2837-rpi-3-b.dtb missing for $series: run scripts/install-deps.sh" \
+		"(raspi) or scripts/build-debug-kernel.sh raspi (debugraspi)"
 	raspi_facts "$dtb"
 else
 	arch_facts "$arch"
@@ -97,11 +102,12 @@ fi
 cmdline="console=$console panic=-1 oops=panic slub_debug=$slub loglevel=7 rdinit=/init$pi_os"
 # Debian's 6.1 is built without KFENCE.
 [ "$series" != 6.1 ] && cmdline+=" kfence.sample_interval=1"
-# Debug kernels: readable addresses in KASAN/kmemleak reports. kmemleak,
-# lockdep, DMA-API debug and UBSAN are on by default there. The first report
-# taints the kernel and switches lockdep off, so the first one ends the run
-# (panic_on_warn: KASAN, UBSAN and DMA-API reports are warnings too).
-[ "$series" = debug ] && cmdline+=" no_hash_pointers panic_on_warn=1"
+# Debug kernels (debug and debugraspi): readable addresses in KASAN/kmemleak
+# reports. kmemleak, lockdep, DMA-API debug and UBSAN are on by default
+# there. The first report taints the kernel and switches lockdep off, so the
+# first one ends the run (panic_on_warn: KASAN, UBSAN and DMA-API reports are
+# warnings too).
+is_debug_series "$series" && cmdline+=" no_hash_pointers panic_on_warn=1"
 # DMA-API debug checks that no two live mappings share a cache line, but
 # 6.12+ skips that check on arm64 while swiotlb can bounce unaligned
 # kmalloc buffers (DMA_BOUNCE_UNALIGNED_KMALLOC), and then bounces them
