@@ -1241,24 +1241,32 @@ static int memdriver_dma_copy_pieces(struct memdriver_dma_copier *c,
 }
 
 /*
- * Bytes of the destination window in whole cache lines, and before them.
- * Only those lines belong to this copy alone: the partial lines at the edges
- * hold bytes beside the window too.
+ * The destination window cut at its cache lines: the body in whole lines,
+ * the head and tail in the partial lines at its edges. Only the body's
+ * lines belong to this copy alone: the edge lines hold bytes beside the
+ * window too.
  */
-static size_t memdriver_dma_body(const struct memdriver_dma_window *dst,
-				 size_t len, size_t *head)
+struct memdriver_dma_span {
+	size_t head, body, tail;
+};
+
+static struct memdriver_dma_span
+memdriver_dma_span(const struct memdriver_dma_window *dst, size_t len)
 {
 	size_t line = memdriver_dma_copy_align();
 	u8 *d = memdriver_dma_kaddr(dst);
+	struct memdriver_dma_span span;
 
-	*head = min_t(size_t, len, PTR_ALIGN(d, line) - d);
-	return round_down(len - *head, line);
+	span.head = min_t(size_t, len, PTR_ALIGN(d, line) - d);
+	span.body = round_down(len - span.head, line);
+	span.tail = len - span.head - span.body;
+	return span;
 }
 
 /*
  * A copy, by engine or CPU, each rule for a reason:
  * - Only the destination's whole cache lines inside the window are ever
- *   mapped (memdriver_dma_body()), so no mapping shares a line with bytes
+ *   mapped (memdriver_dma_span()), so no mapping shares a line with bytes
  *   of another copy, the CPU's or a mapping's: the Pi's DMA is not
  *   cache-coherent, and unmapping a FROM_DEVICE range invalidates whole
  *   lines, so a shared line would lose what the CPU wrote there meanwhile
@@ -1275,25 +1283,24 @@ static size_t memdriver_dma_body(const struct memdriver_dma_window *dst,
  */
 static int memdriver_dma_copy_windows(struct memdriver_dma_copier *c,
 				      struct memdriver_dma_window *src,
-				      struct memdriver_dma_window *dst, size_t len,
+				      struct memdriver_dma_window *dst,
+				      const struct memdriver_dma_span *span,
 				      u32 *engine)
 {
 	u8 *s0 = memdriver_dma_kaddr(src), *d0 = memdriver_dma_kaddr(dst);
-	size_t head, body, tail;
+	size_t len = span->head + span->body + span->tail;
 	int ret;
 
 	if (!c->max)
 		return -ENOMEM;
-	body = memdriver_dma_body(dst, len, &head);
-	tail = len - head - body;
-	src->off += head;
-	dst->off += head;
-	ret = memdriver_dma_copy_pieces(c, src, dst, body);
+	src->off += span->head;
+	dst->off += span->head;
+	ret = memdriver_dma_copy_pieces(c, src, dst, span->body);
 	if (ret)
 		return ret;
 	/* The edges: plain CPU copies that no DMA mapping ever covers. */
-	memcpy(d0, s0, head);
-	memcpy(d0 + len - tail, s0 + len - tail, tail);
+	memcpy(d0, s0, span->head);
+	memcpy(d0 + len - span->tail, s0 + len - span->tail, span->tail);
 	*engine = !c->by_engine ? MEMDRIVER_DMA_ENGINE_CPU :
 		  c->by_engine == len ? MEMDRIVER_DMA_ENGINE_DMAENGINE :
 		  MEMDRIVER_DMA_ENGINE_MIXED;
@@ -1303,14 +1310,12 @@ static int memdriver_dma_copy_windows(struct memdriver_dma_copier *c,
 /* Whether an engine could move any of this copy at all. */
 static bool memdriver_dma_engine_may_serve(const struct memdriver_dma_window *src,
 					   const struct memdriver_dma_window *dst,
-					   size_t len)
+					   const struct memdriver_dma_span *span)
 {
-	size_t head;
-
 	/* The coherent buffer's bus address is our device's, not the engine's. */
 	if ((src->r->ops->flags | dst->r->ops->flags) & MEMDRIVER_REGION_COHERENT)
 		return false;
-	return memdriver_dma_body(dst, len, &head);
+	return span->body;
 }
 
 static bool memdriver_dma_windows_overlap(u64 a, u64 b, u64 len)
@@ -1335,17 +1340,17 @@ struct memdriver_dma_claim {
 
 static int memdriver_dma_claim(struct memdriver_dev *md,
 			       struct memdriver_dma_claim *claim,
-			       const struct memdriver_dma_window *dst, size_t len)
+			       const struct memdriver_dma_window *dst,
+			       const struct memdriver_dma_span *span)
 {
 	struct memdriver_dma_claim *other;
-	size_t head, body = memdriver_dma_body(dst, len, &head);
 	int ret = 0;
 
 	INIT_LIST_HEAD(&claim->node);
-	if (!body || (dst->r->ops->flags & MEMDRIVER_REGION_COHERENT))
+	if (!span->body || (dst->r->ops->flags & MEMDRIVER_REGION_COHERENT))
 		return 0;
-	claim->start = dst->r->offset + dst->off + head;
-	claim->end = claim->start + body;
+	claim->start = dst->r->offset + dst->off + span->head;
+	claim->end = claim->start + span->body;
 	spin_lock(&md->dma_claims_lock);
 	list_for_each_entry(other, &md->dma_claims, node) {
 		if (claim->start < other->end && other->start < claim->end) {
@@ -1372,9 +1377,9 @@ static int memdriver_dma_copier_init(struct memdriver_dev *md,
 				     struct memdriver_dma_copier *c,
 				     const struct memdriver_dma_window *src,
 				     const struct memdriver_dma_window *dst,
-				     size_t len, u32 flags)
+				     const struct memdriver_dma_span *span, u32 flags)
 {
-	bool may_serve = memdriver_dma_engine_may_serve(src, dst, len);
+	bool may_serve = memdriver_dma_engine_may_serve(src, dst, span);
 	struct dma_chan *chan = NULL;
 
 	/* dma_engine=engine never falls back to the CPU for want of a channel. */
@@ -1408,6 +1413,7 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 	struct memdriver_dma_window src, dst;
 	struct memdriver_dma_copier copier;
 	struct memdriver_dma_claim claim;
+	struct memdriver_dma_span span;
 	struct memdriver_dma_copy req;
 	u32 engine;
 	int ret;
@@ -1422,13 +1428,14 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 		return ret;
 	if (memdriver_dma_windows_overlap(req.src, req.dst, req.len))
 		return -EINVAL;
-	ret = memdriver_dma_copier_init(md, &copier, &src, &dst, req.len, req.flags);
+	span = memdriver_dma_span(&dst, req.len);
+	ret = memdriver_dma_copier_init(md, &copier, &src, &dst, &span, req.flags);
 	if (ret)
 		return ret;
-	ret = memdriver_dma_claim(md, &claim, &dst, req.len);
+	ret = memdriver_dma_claim(md, &claim, &dst, &span);
 	if (ret)
 		return ret;
-	ret = memdriver_dma_copy_windows(&copier, &src, &dst, req.len, &engine);
+	ret = memdriver_dma_copy_windows(&copier, &src, &dst, &span, &engine);
 	memdriver_dma_unclaim(md, &claim);
 	if (ret)
 		return ret;
@@ -1456,24 +1463,19 @@ static void memdriver_dma_info(struct memdriver_info *info)
  * "dmaengine <channel> <device> held|found", "cpu none now: <why>", or
  * "cpu dma_engine=cpu".
  */
-static int memdriver_dma_describe(char *buf, size_t size)
+#define MEMDRIVER_DMA_NOTE_LEN 192
+
+static void memdriver_dma_describe(char *buf, size_t size)
 {
 	struct memdriver_dma_seen seen = memdriver_dma_seen_get();
 
 	if (dma_engine_mode == MEMDRIVER_DMA_MODE_CPU)
-		return scnprintf(buf, size, "cpu dma_engine=cpu");
-	if (seen.status == MEMDRIVER_DMA_NONE)
-		return scnprintf(buf, size, "cpu none now: %s", seen.why);
-	return scnprintf(buf, size, "dmaengine %s %s %s", seen.chan, seen.dev,
-			 seen.status == MEMDRIVER_DMA_HELD ? "held" : "found");
-}
-
-static ssize_t memdriver_dma_show(char *buf)
-{
-	int len = memdriver_dma_describe(buf, PAGE_SIZE - 1);
-
-	buf[len++] = '\n';
-	return len;
+		scnprintf(buf, size, "cpu dma_engine=cpu");
+	else if (seen.status == MEMDRIVER_DMA_NONE)
+		scnprintf(buf, size, "cpu none now: %s", seen.why);
+	else
+		scnprintf(buf, size, "dmaengine %s %s %s", seen.chan, seen.dev,
+			  seen.status == MEMDRIVER_DMA_HELD ? "held" : "found");
 }
 
 /* A debugfs knob: one of @names, written by name, then @changed. */
@@ -1764,11 +1766,14 @@ static ssize_t dma_mask_bits_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(dma_mask_bits);
 
-/* Which engine copies use, and its device; see memdriver_dma_show(). */
+/* Who the next copy goes by; see memdriver_dma_describe(). */
 static ssize_t dma_engine_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
 {
-	return memdriver_dma_show(buf);
+	char note[MEMDRIVER_DMA_NOTE_LEN];
+
+	memdriver_dma_describe(note, sizeof(note));
+	return sysfs_emit(buf, "%s\n", note);
 }
 static DEVICE_ATTR_RO(dma_engine);
 
@@ -1954,7 +1959,7 @@ static void memdriver_dev_release(struct device *dev)
 static struct memdriver_dev *memdriver_dev_create(unsigned int index)
 {
 	struct memdriver_dev *md;
-	char dma_note[192];
+	char dma_note[MEMDRIVER_DMA_NOTE_LEN];
 	int ret;
 
 	md = kzalloc(sizeof(*md), GFP_KERNEL);

@@ -16,11 +16,8 @@ OUT_DIR=${MEMDRIVER_OUT:-$MEMDRIVER_CACHE/out}
 # controller gives MEM_IOCTL_DMA_COPY a real dmaengine memcpy channel.
 # Series debugraspi: an own debug kernel from linux-source-6.1 on that same
 # raspi3b (build-debug-kernel.sh raspi), the engine cases under the checks.
-# It is not in the default run yet: its kernel and two boots add about 30
-# minutes that CI's budget does not have until other stages make room. Run
-# it with KERNELS=debugraspi:arm64 scripts/test.sh.
 ALL_KERNELS="6.1:amd64 6.1:arm64 6.12:amd64 6.12:arm64 raspi:arm64"
-DEBUG_KERNELS="debug:amd64 debug:arm64"
+DEBUG_KERNELS="debug:amd64 debug:arm64 debugraspi:arm64"
 
 . "$MEMDRIVER_TOP/scripts/arch.sh"
 

@@ -52,9 +52,10 @@ src=$MEMDRIVER_TOP/scripts/guest/exit.c
 gexit=$MEMDRIVER_CACHE/guest-exit/$arch/guest-exit
 if [ ! -x "$gexit" ] || [ "$src" -nt "$gexit" ]; then
 	mkdir -p "${gexit%/*}"
+	# Guests boot two at a time: each builds into a file of its own.
 	"${CROSS}gcc" -static -O2 -Wall -Wextra -Werror \
-		-o "$gexit.tmp" "$src"
-	mv "$gexit.tmp" "$gexit"
+		-o "$gexit.$$.tmp" "$src"
+	mv "$gexit.$$.tmp" "$gexit"
 fi
 
 tmp=$(mktemp -d)

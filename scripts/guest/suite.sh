@@ -45,8 +45,10 @@ round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
 FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 DEBUG=0
 # EXPECT_ENGINE=1: the guest has a DMA engine (raspi) and memdriver_test's
 # engine cases must see it; DMA_ONLY=1: the suite and DMA cases only (the
-# raspi guest's second boot, with swiotlb=force).
-EXPECT_ENGINE= DMA_ONLY=0
+# raspi guest's second boot, with swiotlb=force); SECTIONS=dma: the DMA
+# cases alone (MEMDRIVER_GUEST_SECTIONS=dma scripts/test.sh, for a quick
+# look at the copy path).
+EXPECT_ENGINE= DMA_ONLY=0 SECTIONS=all
 [ -f /guest.conf ] && . /guest.conf
 export MEMDRIVER_EXPECT_ENGINE=$EXPECT_ENGINE
 echo "KTAP version 1"
@@ -199,6 +201,11 @@ guest_end() {
 	exit $fails
 }
 
+if [ "$SECTIONS" = dma ]; then
+	echo "# guest: the DMA cases alone: $(cat /proc/cmdline)"
+	dma_section
+	guest_end
+fi
 if [ "$DMA_ONLY" = 1 ]; then
 	echo "# guest: DMA only: $(cat /proc/cmdline)"
 	check "insmod with defaults" insmod $KO
