@@ -746,6 +746,31 @@ static void fill_span(int fd, __u64 off, size_t len, int seed, int byte)
 }
 
 /*
+ * Wait until @at holds the bytes of pattern @seed from @pos, for at most a
+ * minute and only while @pid lives (not reaped: kill_and_reap() does that).
+ */
+static bool await_pattern(volatile __u8 *at, __u64 pos, size_t len, int seed,
+			  pid_t pid)
+{
+	long long t0 = now_ms();
+	siginfo_t si = { 0 };
+	__u8 want[256];
+	size_t i;
+
+	if (len > sizeof(want))
+		return false;
+	fill_pattern(want, len, pos, seed);
+	while (now_ms() - t0 < 60000 &&
+	       !waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) && !si.si_pid) {
+		for (i = 0; i < len && at[i] == want[i]; i++)
+			;
+		if (i == len)
+			return true;
+	}
+	return false;
+}
+
+/*
  * SIGKILL in the middle of a copy of half the vmalloc region (load with
  * vmalloc_size=256M: a 128 MiB copy of tens of thousands of pieces): the
  * process dies within a second, the copy stops between pieces, the edge
@@ -759,7 +784,8 @@ TEST(dma_copy_killed)
 	size_t len = half - 2 * line, body = (len - (line - 8)) / line * line;
 	__u8 *got = xmalloc(1 << 20), *pat = xmalloc(1 << 20);
 	long long whole_ms, died_ms;
-	size_t first = 0, off;
+	size_t first = 0, off, watch = (line - 8) + body / 8 / line * line;
+	volatile __u8 *map;
 	int pipefd[2], i;
 	pid_t pid;
 	char c;
@@ -779,12 +805,19 @@ TEST(dma_copy_killed)
 		goto out;
 	}
 	fill_span(fd, vm + half, half, -1, 0x5a);
+	map = map_region_window(fd, vm + half, half);
+	ASSERT_NE(map, MAP_FAILED);
 	ASSERT_EQ(pipe(pipefd), 0);
 	pid = copy_in_child(pipefd[1], src, dst, len);
 	ASSERT_GT(pid, 0);
 	EXPECT_EQ(read(pipefd[0], &c, 1), 1);
-	usleep(whole_ms * 1000 / 3);
+	/*
+	 * Kill once the body is an eighth done, seen through a mapping: a
+	 * sleep of a measured time is no good when the guest's speed varies.
+	 */
+	EXPECT_TRUE(await_pattern(map + 8 + watch, src + watch, line, 500, pid));
 	died_ms = kill_and_reap(pid);
+	munmap((void *)map, half);
 	EXPECT_LT(died_ms, 1000);
 	close(pipefd[0]);
 	close(pipefd[1]);
