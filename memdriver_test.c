@@ -36,17 +36,29 @@ static const struct {
 	{ "tutorial", tutorial_cases },
 };
 
-/* Every case, or those of one subject, or one case: the plan counts them. */
+/* Whether @only names one variant of @c: "case.variant". */
+static bool case_of_variant(const struct test_case *c, const char *only)
+{
+	size_t n = strlen(c->name);
+
+	return c->nr_variants && !strncmp(only, c->name, n) && only[n] == '.' &&
+	       harness_count(c, only) == 1;
+}
+
+/*
+ * Every case, or those of one subject, or one case or one variant of it:
+ * the plan counts them.
+ */
 static int run_suite(const char *only)
 {
 	const struct test_case *run[128], *c;
 	struct ktap k;
-	int n = 0, g;
+	int n = 0, g, planned = 0;
 
 	for (g = 0; g < (int)ARRAY_SIZE(suite); g++)
 		for (c = suite[g].cases; c->name; c++) {
 			if (only && strcmp(only, suite[g].subject) &&
-			    strcmp(only, c->name))
+			    strcmp(only, c->name) && !case_of_variant(c, only))
 				continue;
 			if (n == (int)ARRAY_SIZE(run)) {
 				printf("# more than %d cases: raise run[]\n", n);
@@ -58,11 +70,13 @@ static int run_suite(const char *only)
 		printf("# no subject or case named %s\n", only);
 		return 2;
 	}
-	ktap_plan(&k, n);
+	for (g = 0; g < n; g++)
+		planned += harness_count(run[g], only);
+	ktap_plan(&k, planned);
 	printf("# %s: page size %ld, %llu bytes in 4 regions, DMA mask %u bits\n",
 	       dev_path, page_size, (unsigned long long)info.total_size,
 	       info.dma_mask_bits);
-	harness_run(&k, run, n, open_dev);
+	harness_run(&k, run, n, only, open_dev);
 	return ktap_end(&k);
 }
 

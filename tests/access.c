@@ -66,7 +66,7 @@ TEST(readonly_fd)
 	EXPECT_EQ(info_now(fd).objects_device, before.objects_device);
 	EXPECT_EQ(info_now(ro).objects_fd, 0);
 	EXPECT_EQ(object_read(fd, id, io.data), 0);
-	EXPECT_FALSE(memcmp(io.data, got, sizeof(io.data)));
+	EXPECT_MEMEQ(io.data, got, sizeof(io.data));
 	/* What a reader may do: GET_INFO, READ_OBJECT (its own ids: none). */
 	EXPECT_EQ(info_now(ro).total_size, info.total_size);
 	EXPECT_ERRNO(object_read(ro, id, io.data), ENOENT);

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -130,6 +132,37 @@ int ktap_end(struct ktap *k)
 	return k->fail ? 1 : 0;
 }
 
+void harness_memeq(const char *file, int line, bool fatal, const char *a_text,
+		   const char *b_text, const void *a, const void *b, size_t len)
+{
+	const unsigned char *pa = a, *pb = b;
+	char got[3 * 8 + 1] = "", want[3 * 8 + 1] = "";
+	size_t off, i;
+
+	for (off = 0; off < len && pa[off] == pb[off]; off++)
+		;
+	if (off == len)
+		return;
+	for (i = 0; i < 8 && off + i < len; i++) {
+		sprintf(got + 3 * i, " %02x", pa[off + i]);
+		sprintf(want + 3 * i, " %02x", pb[off + i]);
+	}
+	harness_fail(file, line, fatal, "%s == %s for %zu bytes, differ at %zu:%s vs%s",
+		     a_text, b_text, len, off, got, want);
+}
+
+void harness_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
 static const char *signal_text(int sig)
 {
 	static const struct {
@@ -143,9 +176,6 @@ static const char *signal_text(int sig)
 	static char other[32];
 	size_t i;
 
-	/* The child's alarm went off: the case ran past its time. */
-	if (sig == SIGALRM)
-		return "TIMEOUT";
 	for (i = 0; i < ARRAY_SIZE(names); i++)
 		if (names[i].sig == sig)
 			return names[i].name;
@@ -153,21 +183,75 @@ static const char *signal_text(int sig)
 	return other;
 }
 
-static void run_one(struct ktap *k, const struct test_case *c, int (*open_fd)(void))
+/* MEMDRIVER_TEST_TIMEOUT_SCALE: slow guests (debug kernels) multiply. */
+static unsigned int case_timeout(const struct test_case *c)
 {
-	char why[48] = "";
+	const char *scale = getenv("MEMDRIVER_TEST_TIMEOUT_SCALE");
+	unsigned int t = c->timeout ? c->timeout : HARNESS_TIMEOUT;
+
+	return scale && atoi(scale) > 1 ? t * atoi(scale) : t;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Wait for the case's process, at most its time; then end its whole process
+ * group, so that no child it forked still holds the device when the next
+ * case (or rmmod) comes, and reap them all: the harness is their subreaper.
+ */
+static int wait_case(pid_t pid, unsigned int secs, bool *timed_out)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	int status = 0;
+	pid_t r;
+
+	*timed_out = false;
+	sigaction(SIGALRM, &sa, &old);
+	alarm(secs);
+	r = waitpid(pid, &status, 0);
+	if (r < 0 && errno == EINTR) {
+		*timed_out = true;
+		kill(-pid, SIGKILL);
+		r = waitpid(pid, &status, 0);
+	}
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	kill(-pid, SIGKILL);
+	while (waitpid(-pid, NULL, 0) > 0)
+		;
+	return r == pid ? status : -1;
+}
+
+static void run_one(struct ktap *k, const struct test_case *c, size_t v,
+		    int (*open_fd)(void))
+{
+	unsigned int secs = case_timeout(c);
+	char why[48] = "", name[128];
+	bool timed_out;
+	time_t t0;
 	int status;
 	pid_t pid;
 
+	if (c->nr_variants)
+		snprintf(name, sizeof(name), "%s.%s", c->name, harness_variant_name(c, v));
+	else
+		snprintf(name, sizeof(name), "%s", c->name);
 	case_begin();
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
 		int fd;
 
-		alarm(c->timeout ? c->timeout : HARNESS_TIMEOUT);
+		setpgid(0, 0);
+		errno = 0;	/* not the harness's: a failed check prints it */
 		fd = open_fd();
-		c->run(fd);
+		if (c->nr_variants)
+			c->run_variant(fd, (const char *)c->variants + v * c->variant_size);
+		else
+			c->run(fd);
 		close(fd);
 		fflush(stdout);
 		/* The status says it too: the parent may not share our state. */
@@ -176,7 +260,20 @@ static void run_one(struct ktap *k, const struct test_case *c, int (*open_fd)(vo
 	if (pid < 0) {
 		printf("# fork: %s\n", strerror(errno));
 		case_fail();
-	} else if (waitpid(pid, &status, 0) != pid) {
+		ktap_case_result(k, "%s", name);
+		return;
+	}
+	setpgid(pid, pid);
+	t0 = time(NULL);
+	status = wait_case(pid, secs, &timed_out);
+	/* What a limit of its own would need to cover. */
+	if (time(NULL) - t0 >= 10)
+		printf("# %s: %lld s\n", name, (long long)(time(NULL) - t0));
+	if (timed_out) {
+		printf("# %s: still running after %u s, its process group killed\n", name, secs);
+		snprintf(why, sizeof(why), "TIMEOUT");
+		case_fail();
+	} else if (status < 0) {
 		printf("# waitpid: %s\n", strerror(errno));
 		case_fail();
 	} else if (WIFSIGNALED(status)) {
@@ -189,23 +286,61 @@ static void run_one(struct ktap *k, const struct test_case *c, int (*open_fd)(vo
 		case_fail();
 	}
 	if (why[0])
-		ktap_result(k, KTAP_FAIL, why, "%s", c->name);
+		ktap_result(k, KTAP_FAIL, why, "%s", name);
 	else
-		ktap_case_result(k, "%s", c->name);
+		ktap_case_result(k, "%s", name);
+}
+
+const char *harness_variant_name(const struct test_case *c, size_t v)
+{
+	/* Every variant's entry begins with its name. */
+	return *(const char *const *)((const char *)c->variants + v * c->variant_size);
+}
+
+/* Whether @only (NULL: all) selects variant @v of @c: "case" or "case.variant". */
+static bool selects(const struct test_case *c, size_t v, const char *only)
+{
+	size_t n = strlen(c->name);
+
+	if (!only || !c->nr_variants || !strchr(only, '.'))
+		return true;
+	return !strncmp(only, c->name, n) && only[n] == '.' &&
+	       !strcmp(only + n + 1, harness_variant_name(c, v));
+}
+
+int harness_count(const struct test_case *c, const char *only)
+{
+	size_t v, n = 0;
+
+	if (!c->nr_variants)
+		return 1;
+	for (v = 0; v < c->nr_variants; v++)
+		n += selects(c, v, only);
+	return n;
 }
 
 void harness_run(struct ktap *k, const struct test_case *const *cases, int n,
-		 int (*open_fd)(void))
+		 const char *only, int (*open_fd)(void))
 {
 	struct case_state *shared;
+	size_t v;
 	int i;
 
 	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared != MAP_FAILED)
 		state = shared;
-	for (i = 0; i < n; i++)
-		run_one(k, cases[i], open_fd);
+	/* Orphans of a case come to us, to be reaped by wait_case(). */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	for (i = 0; i < n; i++) {
+		if (!cases[i]->nr_variants) {
+			run_one(k, cases[i], 0, open_fd);
+			continue;
+		}
+		for (v = 0; v < cases[i]->nr_variants; v++)
+			if (selects(cases[i], v, only))
+				run_one(k, cases[i], v, open_fd);
+	}
 	state = &own_state;
 	if (shared != MAP_FAILED)
 		munmap(shared, sizeof(*shared));

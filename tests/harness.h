@@ -17,18 +17,45 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
-/* Seconds a case may run before it is killed and reported # TIMEOUT. */
-#define HARNESS_TIMEOUT	900
+/*
+ * Seconds a case may run before its process group is killed and it is
+ * reported # TIMEOUT: well below a guest's own limit, so that a hang names
+ * its case and the suite goes on. CASE_TIMEOUT() sets a case's own;
+ * MEMDRIVER_TEST_TIMEOUT_SCALE=N multiplies both on slow (debug) guests.
+ */
+#define HARNESS_TIMEOUT	60
 
 struct test_case {
 	const char *name;
 	void (*run)(int fd);
+	/* A case with variants runs once per entry, each a result of its own. */
+	void (*run_variant)(int fd, const void *variant);
+	const void *variants;	/* entries that begin with a const char *name */
+	size_t variant_size, nr_variants;
 	unsigned int timeout;	/* seconds; 0 for HARNESS_TIMEOUT */
 };
 
 /* A case gets a fresh O_RDWR fd on the device, closed when it returns. */
 #define TEST(name) static void test_##name(int fd)
 #define CASE(id) { .name = #id, .run = test_##id }
+#define CASE_TIMEOUT(id, secs) { .name = #id, .run = test_##id, .timeout = (secs) }
+
+/*
+ * A case run once for each entry of the table id##_variants[], of struct
+ * id##_variant, which @variant points at; an entry's first member is its
+ * name, reported as "case.name".
+ */
+#define TEST_VARIANTS(id)						\
+	static void test_##id(int fd, const struct id##_variant *variant); \
+	static void test_##id##_thunk(int fd, const void *v)		\
+	{								\
+		test_##id(fd, v);					\
+	}								\
+	static void test_##id(int fd, const struct id##_variant *variant)
+#define CASE_VARIANTS(id) {						\
+	.name = #id, .run_variant = test_##id##_thunk,		\
+	.variants = id##_variants, .variant_size = sizeof(id##_variants[0]), \
+	.nr_variants = ARRAY_SIZE(id##_variants) }
 
 /* ---- KTAP output: one printer for every mode ---- */
 
@@ -57,15 +84,27 @@ bool case_failed(void);
 void case_fail(void);
 void skip(const char *why);
 
-/* Runs @n cases, each in a child of its own, and prints their KTAP lines. */
+/*
+ * Runs @n cases, each in a child of its own, and prints their KTAP lines;
+ * @only "case.variant" picks one variant (NULL or anything else: all).
+ */
 void harness_run(struct ktap *k, const struct test_case *const *cases, int n,
-		 int (*open_fd)(void));
+		 const char *only, int (*open_fd)(void));
+/* How many results @c gives under @only. */
+int harness_count(const struct test_case *c, const char *only);
+const char *harness_variant_name(const struct test_case *c, size_t v);
+/* A "# ..." line of context in the case's output. */
+void harness_log(const char *fmt, ...) __attribute__
+	((format(printf, 1, 2)));
+#define TH_LOG(...) harness_log(__VA_ARGS__)
 
 /* ---- Checks: EXPECT_* go on after a failure, ASSERT_* end the case ---- */
 
 void harness_fail(const char *file, int line, bool fatal, const char *fmt, ...)
 	__attribute__
 	((format(printf, 4, 5)));
+void harness_memeq(const char *file, int line, bool fatal, const char *a_text,
+		   const char *b_text, const void *a, const void *b, size_t len);
 
 #define __CMP(a, op, b, fatal) do {					\
 	long long __a = (long long)(a), __b = (long long)(b);		\
@@ -114,6 +153,11 @@ void harness_fail(const char *file, int line, bool fatal, const char *fmt, ...)
 #define EXPECT_ERRNO(call, err)	__ERRNO(call, err, false)
 #define EXPECT_STREQ(a, b)	__STR(a, b, false, false)
 #define EXPECT_STRPREFIX(a, b)	__STR(a, b, true, false)
+/* @len bytes equal; else the first differing offset and bytes printed. */
+#define EXPECT_MEMEQ(a, b, len)						\
+	harness_memeq(__FILE__, __LINE__, false, #a, #b, a, b, len)
+#define ASSERT_MEMEQ(a, b, len)						\
+	harness_memeq(__FILE__, __LINE__, true, #a, #b, a, b, len)
 
 #define ASSERT_EQ(a, b)		__CMP(a, ==, b, true)
 #define ASSERT_NE(a, b)		__CMP(a, !=, b, true)

@@ -20,7 +20,7 @@ TEST(objects_alloc_free)
 		memset(want, 0, sizeof(want));
 		snprintf(want, sizeof(want), "Object ID: %d", ids[i]);
 		EXPECT_EQ(object_read(fd, ids[i], data), 0);
-		EXPECT_EQ(memcmp(data, want, sizeof(want)), 0);
+		EXPECT_MEMEQ(data, want, sizeof(want));
 	}
 	now = info_now(fd);
 	EXPECT_EQ(now.objects_fd, before.objects_fd + 5);

@@ -28,7 +28,7 @@ int tutorial_flow(int fd, bool verbose)
 	EXPECT_EQ(lseek(fd, 0, SEEK_CUR), hlen + sizeof(buf) - 1);
 	/* ...and the greeting is where it was written. */
 	EXPECT_EQ(pread(fd, buf, hlen, 0), hlen);
-	EXPECT_EQ(memcmp(buf, hello, hlen), 0);
+	EXPECT_MEMEQ(buf, hello, hlen);
 	if (verbose)
 		printf("Read back %zu bytes from offset 0: %.*s\n", hlen, (int)hlen, buf);
 
@@ -51,7 +51,7 @@ int tutorial_flow(int fd, bool verbose)
 			map[i] = 'A' + i;
 		map[16] = 0;
 		EXPECT_EQ(pread(fd, buf, 17, 0), 17);
-		EXPECT_EQ(memcmp(buf, "ABCDEFGHIJKLMNOP", 17), 0);
+		EXPECT_MEMEQ(buf, "ABCDEFGHIJKLMNOP", 17);
 		if (verbose)
 			printf("kmalloc mapping at offset 0: %s\n", buf);
 		EXPECT_EQ(munmap(map, km), 0);
@@ -63,7 +63,7 @@ int tutorial_flow(int fd, bool verbose)
 			map[i] = '0' + i;
 		map[16] = 0;
 		EXPECT_EQ(pread(fd, buf, 17, dma_off), 17);
-		EXPECT_EQ(memcmp(buf, "0123456789:;<=>?", 17), 0);
+		EXPECT_MEMEQ(buf, "0123456789:;<=>?", 17);
 		if (verbose)
 			printf("DMA mapping at offset %llu: %s\n",
 			       (unsigned long long)dma_off, buf);

@@ -51,6 +51,13 @@ FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 DEBUG=0
 EXPECT_ENGINE= DMA_ONLY=0 SECTIONS=all
 [ -f /guest.conf ] && . /guest.conf
 export MEMDRIVER_EXPECT_ENGINE=$EXPECT_ENGINE
+# A case's time limit (a minute, or its own) is for a stock virt guest:
+# the debug kernels run about ten times slower, the raspi machine half.
+if [ "$DEBUG" = 1 ]; then
+	export MEMDRIVER_TEST_TIMEOUT_SCALE=10
+elif [ "$EXPECT_ENGINE" = 1 ]; then
+	export MEMDRIVER_TEST_TIMEOUT_SCALE=4
+fi
 echo "KTAP version 1"
 echo "# guest: kernel $(uname -r) $(uname -m), page size $page_bytes"
 # Debug kernels show what they check with (CONFIG_IKCONFIG_PROC).

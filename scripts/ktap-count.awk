@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Counts a guest log's KTAP results once each, at their own level, for
+# scripts/test.sh. The guest's suite nests memdriver_test's KTAP in its own
+# ("# ok 3 - case" inside "ok 81 - guest: ..."): a result with results
+# nested right before it is a wrapper, not a check, and counts only when it
+# failed while none of its own results did (memdriver_test died between
+# cases, say). A nested run that printed fewer results than its plan ("1..N")
+# counts once more for the cases it never ran, named by the last one it ran.
+#
+# Prints one line per counted result, "P name", "F name" or "S name"
+# (skipped), and the totals last: "= passed failed skipped".
+
+function reset_below(d,   i) {
+	for (i = d + 1; i <= maxd; i++) {
+		kids[i] = 0
+		kbad[i] = 0
+		plan[i] = 0
+		ran[i] = 0
+	}
+}
+
+function emit(v, name) {
+	print v " " name
+	total[v]++
+}
+
+# Results missing at depth d: the run planned more than it printed.
+function missing(d) {
+	if (plan[d] > ran[d])
+		emit("F", (plan[d] - ran[d]) " of " plan[d] " planned cases never ran" \
+		     (ran[d] ? ", after " last[d] : ""))
+	plan[d] = 0
+	ran[d] = 0
+}
+
+{
+	line = $0
+	d = 0
+	while (substr(line, 1, 2) == "# ") {
+		d++
+		line = substr(line, 3)
+	}
+	if (d > maxd)
+		maxd = d
+}
+
+line ~ /^1\.\.[0-9]+$/ {
+	missing(d)
+	plan[d] = substr(line, 4) + 0
+	next
+}
+
+line ~ /^(not )?ok [0-9]+ - / {
+	failed = line ~ /^not ok/
+	name = line
+	sub(/^(not )?ok [0-9]+ - /, "", name)
+	if (kids[d + 1]) {
+		for (i = maxd; i > d; i--)
+			missing(i)
+		if (failed && !kbad[d + 1])
+			emit("F", name)
+	} else {
+		emit(failed ? "F" : name ~ / # SKIP/ ? "S" : "P", name)
+	}
+	reset_below(d)
+	kids[d]++
+	kbad[d] += failed
+	ran[d]++
+	last[d] = name
+}
+
+END {
+	for (i = maxd; i >= 0; i--)
+		missing(i)
+	print "= " total["P"] + 0 " " total["F"] + 0 " " total["S"] + 0
+}
