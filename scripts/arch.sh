@@ -10,7 +10,7 @@
 #   KIMAGE         the boot image's make target; KIMAGE_PATH in the O= tree
 #   QEMU           the machine: binary, board, CPU, exit device (an array)
 #   CONSOLE        the serial console the guest writes to
-#   PASS_RC        QEMU's exit status when the guest passes (guest-exit.c)
+#   PASS_RC        QEMU's exit status when the guest passes (scripts/guest/exit.c)
 #   BUSYBOX        the static busybox the initramfs runs
 #   ARCH_PKGS      the Debian packages that build and boot it here: QEMU,
 #                  the 32-bit compiler and, when not native, the cross one

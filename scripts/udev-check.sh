@@ -22,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 gid=4242
 { grep -v '^memdriver:' /etc/group; echo "memdriver:x:$gid:"; } >"$tmp/group"
 
-# memdriver0 as the module creates it (guest-run.sh checks the real one):
+# memdriver0 as the module creates it (scripts/guest/suite.sh checks the real one):
 # a class device under its platform device, with uevent, dev, subsystem.
 mount -t tmpfs none /sys
 devpath=/devices/platform/memdriver.0/memdriver/memdriver0

@@ -14,13 +14,35 @@
 #   scripts/build-debug-kernel.sh raspi; arm64 only), arch amd64|arm64;
 #   payload-dir's contents are copied into the initramfs root as-is and must
 #   hold run.sh. Extra kernel arguments come from $MEMDRIVER_CMDLINE_EXTRA.
+#   The QEMU command of the boot is kept in <log-file>.qemu (with its
+#   initramfs, <log-file>.initrd.gz): it boots the same guest again.
+#
+# usage: scripts/vm-run.sh --shell <series> <arch>
+#   builds memdriver and memdriver_test for that kernel and boots it with a
+#   busybox shell on this terminal, the module loaded.
 #   Exits 0 on PASS, 2 when the suite ran to its end and only its own
 #   cases failed, 1 on any other FAIL.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# --shell: a payload of its own (the module and the tools, built here)
+# and the console on this terminal.
+shell=false
+if [ "${1:-}" = --shell ]; then
+	[ $# = 3 ] || die "usage: $0 --shell <series> <arch>"
+	shell=true series=$2 arch=$3
+	KERNELS="$series:$arch" "$MEMDRIVER_TOP/scripts/install-deps.sh" >&2
+	work=$OUT_DIR/shell-$series-$arch
+	rm -rf "$work" && mkdir -p "$work"
+	build_module "$series" "$arch" "$work/module" -s >&2
+	build_user "$arch" "$work/user" >&2
+	make_payload "$work/payload" "$series" "$arch" "$work/module/memdriver.ko" \
+		"$MEMDRIVER_TOP/scripts/guest/shell.sh" "$work/user/memdriver_test"
+	set -- "$series" "$arch" "$work/payload" "$work/guest.log" 86400
+fi
 [ $# -ge 4 ] && [ $# -le 5 ] ||
-	die "usage: $0 <6.1|6.12|debug|raspi|debugraspi> <amd64|arm64> <payload-dir> <log-file> [timeout-s]"
+	die "usage: $0 <6.1|6.12|debug|raspi|debugraspi> <amd64|arm64> <payload-dir> <log-file> [timeout-s]
+       $0 --shell <series> <arch>"
 series=$1 arch=$2 payload=$3 logfile=$4 tmo=${5:-300}
 case $series in 6.1 | 6.12 | debug | raspi | debugraspi) ;; *) die "unknown series $series" ;; esac
 ! is_raspi_series "$series" || [ "$arch" = arm64 ] || die "series $series is arm64 only"
@@ -128,11 +150,19 @@ SECONDS=0
 # (int3 Oops in the idle loop, seen once in many boots). A guest that dies
 # before our /init starts proved nothing either way: boot it once more. Any
 # failure after the start marker counts.
+# The boot's QEMU command and initramfs, kept beside its log: the command
+# runs again as is.
+cp "$tmp/initrd.gz" "$logfile.initrd.gz"
+qemu_cmd=("${QEMU[@]}" -accel tcg "${MACHINE[@]}" -nographic -no-reboot -monitor none
+	-serial stdio -nic none -kernel "$kernel" -initrd "$logfile.initrd.gz" -append "$cmdline")
+printf '%q ' "${qemu_cmd[@]}" >"$logfile.qemu" && echo >>"$logfile.qemu"
+if $shell; then
+	log "vm $series-$arch: a shell with memdriver loaded; exit (or Ctrl-A x) ends it; log $logfile"
+	timeout --foreground "$tmo" "${qemu_cmd[@]}" 2>&1 | tee "$logfile" || true
+	exit 0
+fi
 for attempt in 1 2; do
-	timeout -k 10 "$tmo" "${QEMU[@]}" -accel tcg "${MACHINE[@]}" -nographic \
-		-no-reboot -monitor none -serial stdio -nic none \
-		-kernel "$kernel" -initrd "$tmp/initrd.gz" -append "$cmdline" \
-		</dev/null >"$logfile" 2>&1 &
+	timeout -k 10 "$tmo" "${qemu_cmd[@]}" </dev/null >"$logfile" 2>&1 &
 	qpid=$!
 	rc=0
 	wait "$qpid" || rc=$?

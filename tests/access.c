@@ -9,15 +9,10 @@
 /* Every region's first page, through a read-only fd: read, mmap, lseek. */
 TEST(readonly_fd)
 {
-	int ro = open_dev_mode(O_RDONLY), r, id = ioctl(fd, MEM_IOCTL_ALLOC_OBJECT);
-	struct memdriver_object_io io = { .id = id };
-	struct memdriver_info before;
+	int ro = open_dev_mode(O_RDONLY), r;
 	size_t len = page_size;
 	__u8 *want = xmalloc(len), *got = xmalloc(len);
-	__u64 src = region_off(MEMDRIVER_REGION_KMALLOC);
-	__u64 dst = region_off(MEMDRIVER_REGION_PAGES);
 
-	EXPECT_GT(id, 0);
 	for (r = 0; r < MEMDRIVER_NR_REGIONS; r++) {
 		__u64 off = region_off(r);
 		__u8 *map;
@@ -42,10 +37,25 @@ TEST(readonly_fd)
 		EXPECT_MAP_ERRNO(mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ro, off),
 				 EACCES);
 	}
+	close(ro);
+	free(want);
+	free(got);
+}
+
+/* write() and the ioctls that write or allocate: EBADF, and nothing changes. */
+TEST(readonly_fd_writes)
+{
+	int ro = open_dev_mode(O_RDONLY), id = ioctl(fd, MEM_IOCTL_ALLOC_OBJECT);
+	struct memdriver_object_io io = { .id = id };
+	__u64 src = region_off(MEMDRIVER_REGION_KMALLOC);
+	__u64 dst = region_off(MEMDRIVER_REGION_PAGES);
+	size_t len = page_size;
+	__u8 *want = xmalloc(len), *got = xmalloc(len);
+	struct memdriver_info before;
+
+	EXPECT_GT(id, 0);
 	EXPECT_ERRNO(write(ro, want, 1), EBADF);
 	EXPECT_ERRNO(pwrite(ro, want, len, 0), EBADF);
-
-	/* ioctls that write or allocate: EBADF, and nothing changes. */
 	fill_pattern(want, len, src, 100);
 	EXPECT_EQ(pwrite(fd, want, len, src), len);
 	fill_pattern(want, len, dst, 101);
@@ -67,13 +77,23 @@ TEST(readonly_fd)
 	EXPECT_EQ(info_now(ro).objects_fd, 0);
 	EXPECT_EQ(object_read(fd, id, io.data), 0);
 	EXPECT_MEMEQ(io.data, got, sizeof(io.data));
-	/* What a reader may do: GET_INFO, READ_OBJECT (its own ids: none). */
-	EXPECT_EQ(info_now(ro).total_size, info.total_size);
-	EXPECT_ERRNO(object_read(ro, id, io.data), ENOENT);
 	EXPECT_EQ(free_object(fd, id), 0);
 	close(ro);
 	free(want);
 	free(got);
+}
+
+/* What a reader may ask: GET_INFO, and READ_OBJECT of its own ids (none). */
+TEST(readonly_fd_reader_ioctls)
+{
+	int ro = open_dev_mode(O_RDONLY), id = ioctl(fd, MEM_IOCTL_ALLOC_OBJECT);
+	struct memdriver_object_io io = { .id = id };
+
+	EXPECT_GT(id, 0);
+	EXPECT_EQ(info_now(ro).total_size, info.total_size);
+	EXPECT_ERRNO(object_read(ro, id, io.data), ENOENT);
+	EXPECT_EQ(free_object(fd, id), 0);
+	close(ro);
 }
 
 /* A write-only fd: write and the writing ioctls, no read, no mmap. */
@@ -133,6 +153,8 @@ TEST(no_exec_mappings)
 
 const struct test_case access_cases[] = {
 	CASE(readonly_fd),
+	CASE(readonly_fd_writes),
+	CASE(readonly_fd_reader_ioctls),
 	CASE(writeonly_fd),
 	CASE(no_exec_mappings),
 	{ }

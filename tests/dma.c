@@ -82,19 +82,6 @@ TEST(dma_copy_errors)
 
 /* ---- The DMA engine: who copies, byte-exact, in parallel, failing ---- */
 
-static void read_text(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	buf[0] = '\0';
-	if (f) {
-		if (!fgets(buf, len, f))
-			buf[0] = '\0';
-		fclose(f);
-	}
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 TEST(dma_engine_info)
 {
 	static const char *const modes[] = { "auto", "cpu", "engine" };
@@ -394,16 +381,6 @@ static void *dma_worker_run(void *arg)
 	return NULL;
 }
 
-static bool write_text(const char *path, const char *what)
-{
-	int kfd = open(path, O_WRONLY);
-	bool ok = kfd >= 0 && write(kfd, what, strlen(what)) == (ssize_t)strlen(what);
-
-	if (kfd >= 0)
-		close(kfd);
-	return ok;
-}
-
 static const char *dma_fault_path = "/sys/kernel/debug/memdriver/dma_fault";
 
 static bool dma_fault_set(const char *what)
@@ -491,7 +468,30 @@ TEST(dma_engine_threads)
  * (after a timeout, in the window too: the descriptor never ran), the next
  * copy works, and while threads copy at once only one copy fails.
  */
-TEST(dma_engine_faults)
+static const struct dma_engine_faults_variant {
+	const char *name;	/* what is written to dma_fault */
+	int err;
+} dma_engine_faults_variants[] = {
+	{ "timeout", ETIMEDOUT }, { "error", EIO },
+};
+
+/* The index of the first byte of @now that the failed copy may not touch. */
+static size_t dma_fault_damage(const __u8 *now, const __u8 *before, size_t size,
+			       __u64 base, __u64 dst, __u64 line, bool timeout)
+{
+	size_t i;
+
+	/* Outside the engine's whole lines nothing changed; after a timeout, nothing. */
+	for (i = 0; i < size; i++) {
+		bool body = base + i >= dst - 8 + line && base + i < dst - 8 + 4 * line;
+
+		if (now[i] != before[i] && (!body || timeout))
+			break;
+	}
+	return i;
+}
+
+TEST_VARIANTS(dma_engine_faults)
 {
 	__u64 line = info.dma_copy_align;
 	__u64 src = region_off(MEMDRIVER_REGION_KMALLOC) + line + 8;
@@ -500,12 +500,9 @@ TEST(dma_engine_faults)
 	__u64 base = region_off(MEMDRIVER_REGION_PAGES);
 	bool engine = info.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE &&
 		      info.dma_engine_mode != MEMDRIVER_DMA_MODE_CPU;
-	static const struct { const char *name; int err; } faults[] = {
-		{ "timeout", ETIMEDOUT }, { "error", EIO },
-	};
+	int f = variant - dma_engine_faults_variants;
 	__u8 *before = xmalloc(size), *now = xmalloc(size), *pat = xmalloc(len);
 	char state[32];
-	size_t f, i;
 	__u32 got;
 
 	if (getuid() != 0 || access(dma_fault_path, W_OK)) {
@@ -517,45 +514,31 @@ TEST(dma_engine_faults)
 		goto out;
 	}
 	dma_fault_get(state, sizeof(state));
-	EXPECT_FALSE(strcmp(state, "none"));
+	EXPECT_STREQ(state, "none");
 	EXPECT_TRUE(!dma_fault_set("bogus") && errno == EINVAL);
-	for (f = 0; f < ARRAY_SIZE(faults); f++) {
-		fill_pattern(pat, len, src, 300 + f);
-		EXPECT_EQ(pwrite(fd, pat, len, src), len);
-		fill_pattern(before, size, base, 310 + f);
-		EXPECT_EQ(pwrite(fd, before, size, base), size);
-		EXPECT_TRUE(dma_fault_set(faults[f].name));
-		if (engine) {
-			EXPECT_ERRNO(dma_copy(fd, src, dst, len, &got), faults[f].err);
-			dma_fault_get(state, sizeof(state));
-			EXPECT_FALSE(strcmp(state, "none"));
-			EXPECT_EQ(pread(fd, now, size, base), size);
-			/*
-			 * Outside the engine's whole lines nothing changed;
-			 * after a timeout, nothing at all.
-			 */
-			for (i = 0; i < size; i++) {
-				bool body = base + i >= dst - 8 + line &&
-					    base + i < dst - 8 + 4 * line;
-
-				if (now[i] != before[i] &&
-				    (!body || faults[f].err == ETIMEDOUT))
-					break;
-			}
-			EXPECT_EQ(i, size);
-		} else {
-			/* Without an engine nothing consumes the fault. */
-			EXPECT_EQ(dma_copy(fd, src, dst, len, &got), 0);
-			EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_CPU);
-			dma_fault_get(state, sizeof(state));
-			EXPECT_FALSE(strcmp(state, faults[f].name));
-			EXPECT_TRUE(dma_fault_set("none"));
-		}
-		/* The channel still works, byte-exact. */
-		dma_copy_exact(fd, src, dst, len, 0, 320 + f);
+	fill_pattern(pat, len, src, 300 + f);
+	EXPECT_EQ(pwrite(fd, pat, len, src), len);
+	fill_pattern(before, size, base, 310 + f);
+	EXPECT_EQ(pwrite(fd, before, size, base), size);
+	EXPECT_TRUE(dma_fault_set(variant->name));
+	if (engine) {
+		EXPECT_ERRNO(dma_copy(fd, src, dst, len, &got), variant->err);
+		dma_fault_get(state, sizeof(state));
+		EXPECT_STREQ(state, "none");
+		EXPECT_EQ(pread(fd, now, size, base), size);
+		EXPECT_EQ(dma_fault_damage(now, before, size, base, dst, line,
+					   variant->err == ETIMEDOUT), size);
+	} else {
+		/* Without an engine nothing consumes the fault. */
+		EXPECT_EQ(dma_copy(fd, src, dst, len, &got), 0);
+		EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_CPU);
+		dma_fault_get(state, sizeof(state));
+		EXPECT_STREQ(state, variant->name);
+		EXPECT_TRUE(dma_fault_set("none"));
 	}
-	for (f = 0; f < ARRAY_SIZE(faults); f++)
-		dma_threads(faults[f].name, faults[f].err);
+	/* The channel still works, byte-exact. */
+	dma_copy_exact(fd, src, dst, len, 0, 320 + f);
+	dma_threads(variant->name, variant->err);
 out:
 	free(before);
 	free(now);
@@ -1078,7 +1061,7 @@ const struct test_case dma_cases[] = {
 	CASE_VARIANTS(dma_engine_pairs),
 	CASE(dma_engine_lengths),
 	CASE(dma_engine_threads),
-	CASE(dma_engine_faults),
+	CASE_VARIANTS(dma_engine_faults),
 	CASE(dma_one_line),
 	CASE(dma_engine_kill_waiter),
 	CASE(dma_engine_refused),

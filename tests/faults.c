@@ -16,7 +16,7 @@
  * the Nth failslab, fail_page_alloc or fail_usercopy site this thread
  * reaches fail. Raising N until a call runs clean visits every failure
  * point on its path once. The debugfs knobs must let GFP_KERNEL and order-0
- * allocations fail; scripts/guest-run.sh sets them on the debug kernels.
+ * allocations fail; scripts/guest/suite.sh sets them on the debug kernels.
  */
 #define FAULT_MAX_NTH	10000
 
@@ -42,16 +42,6 @@ static bool write_str(int fd, const char *val)
 	return write(fd, val, strlen(val)) == (ssize_t)strlen(val);
 }
 
-static bool write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	bool ok = fd >= 0 && write_str(fd, val);
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 static bool fail_nth_open(void)
 {
 	fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
@@ -60,9 +50,9 @@ static bool fail_nth_open(void)
 	/* Pair mode is optional: without failslab's files, single failures only. */
 	if (make_it_fail_fd < 0 || failslab_times_fd < 0 ||
 	    !write_str(failslab_times_fd, "0") ||
-	    !write_file(FAILSLAB "space", "0") || !write_file(FAILSLAB "interval", "1") ||
-	    !write_file(FAILSLAB "task-filter", "Y") ||
-	    !write_file(FAILSLAB "probability", "100")) {
+	    !write_text(FAILSLAB "space", "0") || !write_text(FAILSLAB "interval", "1") ||
+	    !write_text(FAILSLAB "task-filter", "Y") ||
+	    !write_text(FAILSLAB "probability", "100")) {
 		close(make_it_fail_fd);
 		make_it_fail_fd = -1;
 	}

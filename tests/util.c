@@ -87,6 +87,31 @@ void *unmapped_address(void)
 	return p;
 }
 
+/* The first line of a sysfs or debugfs file, without its newline; "" if none. */
+void read_text(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (f) {
+		if (!fgets(buf, len, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Write all of @what to @path in one write(), as a knob wants it. */
+bool write_text(const char *path, const char *what)
+{
+	int kfd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = kfd >= 0 && write(kfd, what, strlen(what)) == (ssize_t)strlen(what);
+
+	if (kfd >= 0)
+		close(kfd);
+	return ok;
+}
+
 long long read_sysfs_number(const char *dir, const char *name)
 {
 	char path[256], buf[64];

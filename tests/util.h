@@ -57,6 +57,8 @@ long long check_pattern(const __u8 *buf, size_t len, __u64 pos,
 			unsigned int seed);
 void *xmalloc(size_t len);
 void *unmapped_address(void);
+void read_text(const char *path, char *buf, size_t len);
+bool write_text(const char *path, const char *what);
 long long read_sysfs_number(const char *dir, const char *name);
 void class_dir(char *buf, size_t len);
 long long module_param(const char *name);
