@@ -5,8 +5,9 @@
 # ("# ok 3 - case" inside "ok 81 - guest: ..."): a result with results
 # nested right before it is a wrapper, not a check, and counts only when it
 # failed while none of its own results did (memdriver_test died between
-# cases, say). A nested run that printed fewer results than its plan ("1..N")
-# counts once more for the cases it never ran, named by the last one it ran.
+# cases, say). A run that printed fewer results than its plan ("1..N",
+# before or after them) counts once more for the cases it never ran, named
+# by the last one it ran.
 #
 # Prints one line per counted result, "P name", "F name" or "S name"
 # (skipped), and the totals last: "= passed failed skipped".
@@ -45,9 +46,15 @@ function missing(d) {
 		maxd = d
 }
 
+# A plan before its results (memdriver_test's) or after them (suite.sh's).
 line ~ /^1\.\.[0-9]+$/ {
-	missing(d)
-	plan[d] = substr(line, 4) + 0
+	if (plan[d] || !ran[d]) {
+		missing(d)
+		plan[d] = substr(line, 4) + 0
+	} else {
+		plan[d] = substr(line, 4) + 0
+		missing(d)
+	}
 	next
 }
 

@@ -73,9 +73,10 @@ check_ok() { # name logfile cmd...
 stages=3 # static checks, module builds, install checks
 for k in $KERNELS; do
 	case ${k%%:*} in
-	# debug, debugraspi: its kernel and its guest; raspi: its guest,
-	# again with swiotlb=force.
-	debug | debugraspi | raspi) stages=$((stages + 2)) ;;
+	# debug: its kernel and its guest; raspi: its guest, again with
+	# swiotlb=force; debugraspi: its kernel and both raspi guests.
+	debug | raspi) stages=$((stages + 2)) ;;
+	debugraspi) stages=$((stages + 3)) ;;
 	*) stages=$((stages + 1)) ;;
 	esac
 done
@@ -254,7 +255,7 @@ for k in $KERNELS; do
 	if [ ! -f "$ko" ] || [ ! -x "$RUN_DIR/$arch/memdriver_test" ]; then
 		stage "guest $series-$arch"
 		fail "guest $series-$arch: nothing to boot (build failed)"
-		[ "$series" = raspi ] && stage "guest $series-$arch swiotlb=force"
+		is_raspi_series "$series" && stage "guest $series-$arch swiotlb=force"
 		continue
 	fi
 	payload=$RUN_DIR/payload-$series-$arch
@@ -288,15 +289,14 @@ for k in $KERNELS; do
 	fi
 	queue_guest "$series-$arch" "$series" "$arch" "$payload" \
 		"$RUN_DIR/guest-$series-$arch.log" $tmo
-	# The stock engine guest again with swiotlb=force: every mapping
-	# bounces, so a wrong direction, a missing sync or an early unmap
-	# corrupts bytes. The suite, a short fuzz and the DMA cases only, from
-	# a payload of its own (each kept payload boots its guest again as it
-	# ran). Not debugraspi: its checkers see directions and syncs without
-	# bouncing, and a second debug boot costs 20 minutes.
-	[ "$series" = raspi ] || continue
+	# The engine guests again with swiotlb=force: every mapping bounces,
+	# so a wrong direction, a missing sync or an early unmap corrupts
+	# bytes (and on debugraspi the checkers watch the bouncing too). The
+	# DMA cases alone, from a payload of their own (each kept payload
+	# boots its guest again as it ran).
+	is_raspi_series "$series" || continue
 	cp -a "$payload" "$payload-swiotlb"
-	echo "DMA_ONLY=1 FUZZ_OPS=$((FUZZ_OPS / 10))" >>"$payload-swiotlb/guest.conf"
+	echo "SECTIONS=dma" >>"$payload-swiotlb/guest.conf"
 	queue_guest "$series-$arch swiotlb=force" "$series" "$arch" "$payload-swiotlb" \
 		"$RUN_DIR/guest-$series-$arch-swiotlb.log" $tmo "swiotlb=force"
 done

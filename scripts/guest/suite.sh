@@ -44,11 +44,10 @@ round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
 # where everything runs about ten times slower.
 FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 DEBUG=0
 # EXPECT_ENGINE=1: the guest has a DMA engine (raspi) and memdriver_test's
-# engine cases must see it; DMA_ONLY=1: the suite and DMA cases only (the
-# raspi guest's second boot, with swiotlb=force); SECTIONS=dma: the DMA
-# cases alone (MEMDRIVER_GUEST_SECTIONS=dma scripts/test.sh, for a quick
-# look at the copy path).
-EXPECT_ENGINE= DMA_ONLY=0 SECTIONS=all
+# engine cases must see it; SECTIONS=dma: the DMA cases alone (the raspi
+# guests' second boot, with swiotlb=force; MEMDRIVER_GUEST_SECTIONS=dma
+# scripts/test.sh, for a quick look at the copy path).
+EXPECT_ENGINE= SECTIONS=all
 [ -f /guest.conf ] && . /guest.conf
 export MEMDRIVER_EXPECT_ENGINE=$EXPECT_ENGINE
 # A case's time limit (a minute, or its own) is for a stock virt guest:
@@ -210,17 +209,6 @@ guest_end() {
 
 if [ "$SECTIONS" = dma ]; then
 	echo "# guest: the DMA cases alone: $(cat /proc/cmdline)"
-	dma_section
-	guest_end
-fi
-if [ "$DMA_ONLY" = 1 ]; then
-	echo "# guest: DMA only: $(cat /proc/cmdline)"
-	check "insmod with defaults" insmod $KO
-	check "memdriver_test (64-bit)" nested /memdriver_test --fresh
-	[ -f /memdriver_test32 ] && check "memdriver_test32 (32-bit user space)" nested /memdriver_test32
-	check "fuzz: $FUZZ_OPS random operations match the model (seed $FUZZ_SEED)" \
-		nested /memdriver_test fuzz --seed "$FUZZ_SEED" --ops "$FUZZ_OPS"
-	check "rmmod" rmmod memdriver
 	dma_section
 	guest_end
 fi
