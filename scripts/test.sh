@@ -16,6 +16,7 @@
 #   KERNELS="debugraspi:arm64" scripts/test.sh  the raspi3b debug kernel
 #   SKIP_INSTALL=1 scripts/test.sh   do not run install-deps.sh
 #   MEMDRIVER_GUEST_SECTIONS=dma scripts/test.sh  the guests' DMA cases alone
+#   MEMDRIVER_GUEST_SWIOTLB=0 scripts/test.sh  no second swiotlb=force boots
 #   MEMDRIVER_GUEST_JOBS=1 scripts/test.sh  one guest at a time (default 2)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +32,8 @@ FUZZ_OPS=${MEMDRIVER_FUZZ_OPS:-200000}
 FUZZ_CAPS_OPS=${MEMDRIVER_FUZZ_CAPS_OPS:-50000}
 # MEMDRIVER_GUEST_SECTIONS=dma: the guests run the DMA cases alone.
 GUEST_SECTIONS=${MEMDRIVER_GUEST_SECTIONS:-all}
+# MEMDRIVER_GUEST_SWIOTLB=0: the raspi guests boot once, without swiotlb=force.
+swiotlb_boot() { is_raspi_series "$1" && [ "${MEMDRIVER_GUEST_SWIOTLB:-1}" != 0 ]; }
 echo "# fuzz seed $FUZZ_SEED"
 RUN_DIR=$OUT_DIR/test-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN_DIR"
@@ -73,12 +76,12 @@ check_ok() { # name logfile cmd...
 stages=3 # static checks, module builds, install checks
 for k in $KERNELS; do
 	case ${k%%:*} in
-	# debug: its kernel and its guest; raspi: its guest, again with
-	# swiotlb=force; debugraspi: its kernel and both raspi guests.
-	debug | raspi) stages=$((stages + 2)) ;;
-	debugraspi) stages=$((stages + 3)) ;;
+	# debug, debugraspi: its kernel and its guest; each guest once more
+	# for a swiotlb=force boot.
+	debug | debugraspi) stages=$((stages + 2)) ;;
 	*) stages=$((stages + 1)) ;;
 	esac
+	swiotlb_boot "${k%%:*}" && stages=$((stages + 1))
 done
 stage_no=0
 stage() {
@@ -255,7 +258,7 @@ for k in $KERNELS; do
 	if [ ! -f "$ko" ] || [ ! -x "$RUN_DIR/$arch/memdriver_test" ]; then
 		stage "guest $series-$arch"
 		fail "guest $series-$arch: nothing to boot (build failed)"
-		is_raspi_series "$series" && stage "guest $series-$arch swiotlb=force"
+		swiotlb_boot "$series" && stage "guest $series-$arch swiotlb=force"
 		continue
 	fi
 	payload=$RUN_DIR/payload-$series-$arch
@@ -294,7 +297,7 @@ for k in $KERNELS; do
 	# bytes (and on debugraspi the checkers watch the bouncing too). The
 	# DMA cases alone, from a payload of their own (each kept payload
 	# boots its guest again as it ran).
-	is_raspi_series "$series" || continue
+	swiotlb_boot "$series" || continue
 	cp -a "$payload" "$payload-swiotlb"
 	echo "SECTIONS=dma" >>"$payload-swiotlb/guest.conf"
 	queue_guest "$series-$arch swiotlb=force" "$series" "$arch" "$payload-swiotlb" \
