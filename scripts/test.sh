@@ -84,10 +84,21 @@ for k in $KERNELS; do
 	swiotlb_boot "${k%%:*}" && stages=$((stages + 1))
 done
 stage_no=0
+# The host's own stages, each until the next one starts, for the closing
+# table (the guests' seconds are in their own table).
+host_stages=() host_stage= host_stage_t0=0
+host_stage_end() {
+	[ -n "$host_stage" ] &&
+		host_stages+=("$(printf '# %-56s %5d.%d' "$host_stage" \
+			$(((SECONDS - host_stage_t0) / 60)) $(((SECONDS - host_stage_t0) % 60 / 6)))")
+	host_stage=
+}
 stage() {
 	stage_no=$((stage_no + 1))
 	printf '# [%d/%d] %s (%dm%02ds so far)\n' "$stage_no" "$stages" "$1" \
 		$((SECONDS / 60)) $((SECONDS % 60))
+	host_stage_end
+	case $1 in guest\ *) ;; *) host_stage=$1 host_stage_t0=$SECONDS ;; esac
 }
 SECONDS=0
 
@@ -245,6 +256,7 @@ judge_guest() { # label vmlog vm-rc seconds
 		"$ok_n" "$bad_n" "$skip_n" "$fuzz" "$points" "$4")")
 }
 # ---- boot every kernel: guests queued, two at a time ----
+host_stage_end
 # A TCG guest keeps about one host core busy (its other vCPUs mostly idle,
 # a debug kernel also sleeps through DEBUG_KOBJECT_RELEASE's delays), so
 # two at once on CI's 2 cores nearly halve the wall time. The longest go
@@ -369,6 +381,9 @@ wait
 for j in "${running[@]}"; do reap_guest "$j" && finish_guest "$j"; done
 
 echo "1..$n"
+host_stage_end
+printf '# %-56s %7s\n' "host stage" minutes
+printf '%s\n' "${host_stages[@]}"
 if [ ${#summary[@]} -gt 0 ]; then
 	printf "$SUMMARY_FORMAT\n" guest passed failed skipped fuzz-ops faults seconds
 	printf '%s\n' "${summary[@]}"

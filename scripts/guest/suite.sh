@@ -18,10 +18,13 @@ fails=0
 
 ok() { n=$((n + 1)); echo "ok $n - guest: $1"; }
 not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - guest: $1"; }
+# A check that took 20 s or more says so (the time budget's ledger).
 check() {
-	name=$1
+	name=$1 t0=$(date +%s)
 	shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
+	t0=$(($(date +%s) - t0))
+	[ $t0 -lt 20 ] || echo "# guest: ${t0} s: $name"
 }
 # memdriver_test prints KTAP of its own: inside this script's KTAP stream it
 # is nested, each line prefixed "# " so the outer stream stays valid KTAP
