@@ -269,6 +269,9 @@ rw_ok() {
 	[ $rw_rc = 0 ] && [ "$rw_cases" -gt 1 ] && [ "$rw_cases" -lt 20 ] &&
 		plan_matches /tmp/rw.log "$rw_cases"
 }
+# Printed nested, so that its cases count as themselves and the check only
+# for a plan that disagrees with them.
+sed 's/^/# /' /tmp/rw.log
 check "memdriver_test rw: exit 0, plan 1..$rw_cases for its $rw_cases cases" rw_ok
 /memdriver_test readonly_fd >/tmp/one.log 2>&1
 one_rc=$?
@@ -276,6 +279,7 @@ one_ok() {
 	[ $one_rc = 0 ] && grep -qx 'ok 1 - readonly_fd' /tmp/one.log &&
 		plan_matches /tmp/one.log 1
 }
+sed 's/^/# /' /tmp/one.log
 check "memdriver_test readonly_fd: exit 0, plan 1..1" one_ok
 
 # Model-based random testing; the host picks the seed (/guest.conf) and
