@@ -637,7 +637,12 @@ static void line_copier_init(struct line_copier *c, int i, int n, __u64 src,
  */
 TEST(dma_one_line)
 {
-	__u64 line = info.dma_copy_align, quarter = line / 4;
+	/*
+	 * The copies share the line's first 64 bytes, the L1 line DMA-API debug
+	 * tracks (arm64's copy alignment is 128 on 6.1: its quarters 0 and 2
+	 * would sit in two of those).
+	 */
+	__u64 line = info.dma_copy_align, quarter = (line < 64 ? line : 64) / 4;
 	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC);
 	__u64 pg = region_off(MEMDRIVER_REGION_PAGES) + 2 * line;
 	size_t whole = 4 * line;
@@ -664,8 +669,9 @@ TEST(dma_one_line)
 	EXPECT_EQ(pread(fd, got, line, pg), line);
 	for (i = 0; i < 2; i++)
 		EXPECT_EQ(check_pattern(got + 2 * i * quarter, quarter, c[i].src, 400 + i), -1);
+	/* Every byte outside the two windows is as it was. */
 	for (i = 0; i < (int)line; i++)
-		if ((i / quarter) % 2 && got[i] != 0x3c)
+		if (i / quarter != 0 && i / quarter != 2 && got[i] != 0x3c)
 			break;
 	EXPECT_EQ(i, line);
 
