@@ -18,6 +18,7 @@ function reset_below(d,   i) {
 		kbad[i] = 0
 		plan[i] = 0
 		ran[i] = 0
+		running[i] = ""
 	}
 }
 
@@ -26,13 +27,16 @@ function emit(v, name) {
 	total[v]++
 }
 
-# Results missing at depth d: the run planned more than it printed.
+# Results missing at depth d: the run planned more than it printed. The
+# harness's "# RUN name" before each case names the one that never ended.
 function missing(d) {
 	if (plan[d] > ran[d])
 		emit("F", (plan[d] - ran[d]) " of " plan[d] " planned cases never ran" \
-		     (ran[d] ? ", after " last[d] : ""))
+		     (running[d] != "" ? ", from " running[d] : \
+		      ran[d] ? ", after " last[d] : ""))
 	plan[d] = 0
 	ran[d] = 0
+	running[d] = ""
 }
 
 {
@@ -44,6 +48,11 @@ function missing(d) {
 	}
 	if (d > maxd)
 		maxd = d
+}
+
+line ~ /^RUN / && d > 0 {
+	running[d - 1] = substr(line, 5)
+	next
 }
 
 # A plan before its results (memdriver_test's) or after them (suite.sh's).
@@ -71,6 +80,7 @@ line ~ /^(not )?ok [0-9]+ - / {
 		emit(failed ? "F" : name ~ / # SKIP/ ? "S" : "P", name)
 	}
 	reset_below(d)
+	running[d] = ""
 	kids[d]++
 	kbad[d] += failed
 	ran[d]++

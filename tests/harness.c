@@ -239,6 +239,8 @@ static void run_one(struct ktap *k, const struct test_case *c, size_t v,
 		snprintf(name, sizeof(name), "%s.%s", c->name, harness_variant_name(c, v));
 	else
 		snprintf(name, sizeof(name), "%s", c->name);
+	/* As kselftest does: a case that never ends is named by this line. */
+	printf("# RUN %s\n", name);
 	case_begin();
 	fflush(stdout);
 	pid = fork();
