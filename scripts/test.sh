@@ -89,7 +89,7 @@ stage_no=0
 host_stages=() host_stage= host_stage_t0=0
 host_stage_end() {
 	[ -n "$host_stage" ] &&
-		host_stages+=("$(printf '# %-56s %5d.%d' "$host_stage" \
+		host_stages+=("$(printf '# %-62s %5d.%d' "$host_stage" \
 			$(((SECONDS - host_stage_t0) / 60)) $(((SECONDS - host_stage_t0) % 60 / 6)))")
 	host_stage=
 }
@@ -382,7 +382,7 @@ for j in "${running[@]}"; do reap_guest "$j" && finish_guest "$j"; done
 
 echo "1..$n"
 host_stage_end
-printf '# %-56s %7s\n' "host stage" minutes
+printf '# %-62s %7s\n' "host stage" minutes
 printf '%s\n' "${host_stages[@]}"
 if [ ${#summary[@]} -gt 0 ]; then
 	printf "$SUMMARY_FORMAT\n" guest passed failed skipped fuzz-ops faults seconds
