@@ -26,11 +26,7 @@ done
 
 work=$OUT_DIR/bench-$series-$arch
 started="$(date -u '+%Y-%m-%d %H:%M UTC'), host load $(cut -d' ' -f1 /proc/loadavg)"
-rm -rf "$work" && mkdir -p "$work"
-build_module "$series" "$arch" "$work/module" -s
-build_user "$arch" "$work/user"
-make_payload "$work/payload" "$series" "$arch" "$work/module/memdriver.ko" \
-	"$MEMDRIVER_TOP/scripts/guest/bench.sh" "$work/user/memdriver_test"
+tool_payload "$series" "$arch" "$work" bench.sh
 echo "BENCH_ARGS='$*'" >"$work/payload/guest.conf"
 
 [ -n "${BENCH_DEBUG:-}" ] ||

@@ -16,11 +16,7 @@ arch=${2:-arm64}
 KERNELS="$series:$arch" "$MEMDRIVER_TOP/scripts/install-deps.sh"
 
 work=$OUT_DIR/demo-$series-$arch
-rm -rf "$work" && mkdir -p "$work"
-build_module "$series" "$arch" "$work/module" -s
-build_user "$arch" "$work/user"
-make_payload "$work/payload" "$series" "$arch" "$work/module/memdriver.ko" \
-	"$MEMDRIVER_TOP/scripts/guest/demo.sh" "$work/user/memdriver_test"
+tool_payload "$series" "$arch" "$work" demo.sh
 
 log "booting $series-$arch under QEMU (TCG); this takes a minute"
 rc=0

@@ -7,7 +7,7 @@
 # failed while none of its own results did (memdriver_test died between
 # cases, say). A run that printed fewer results than its plan ("1..N",
 # before or after them) counts once more for the cases it never ran, named
-# by the last one it ran.
+# by the case it was in (the harness's "# RUN name") or the last it ran.
 #
 # Prints one line per counted result, "P name", "F name" or "S name"
 # (skipped), and the totals last: "= passed failed skipped".

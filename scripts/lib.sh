@@ -84,6 +84,19 @@ make_payload() { # dir series arch ko run.sh [files...]
 	cp "$run" "$dir/run.sh"
 }
 
+# A fresh work dir with memdriver and memdriver_test built for one kernel
+# and a payload whose /run.sh is scripts/guest/<job> (demo.sh, bench.sh,
+# vm-run.sh --shell).
+# Called as a plain command from scripts under set -e, so any step that
+# fails ends them, as it did when each wrote these steps out.
+tool_payload() { # series arch work job
+	rm -rf "$3" && mkdir -p "$3"
+	build_module "$1" "$2" "$3/module" -s
+	build_user "$2" "$3/user"
+	make_payload "$3/payload" "$1" "$2" "$3/module/memdriver.ko" \
+		"$MEMDRIVER_TOP/scripts/guest/$4" "$3/user/memdriver_test"
+}
+
 # The raspi series' device tree, from the same Debian kernel package;
 # debugraspi's, built from its own source beside its kernel.
 raspi_dtb() { # [series]

@@ -16,12 +16,12 @@
 #   hold run.sh. Extra kernel arguments come from $MEMDRIVER_CMDLINE_EXTRA.
 #   The QEMU command of the boot is kept in <log-file>.qemu (with its
 #   initramfs, <log-file>.initrd.gz): it boots the same guest again.
+#   Exits 0 on PASS, 2 when the suite ran to its end and only its own
+#   cases failed, 1 on any other FAIL.
 #
 # usage: scripts/vm-run.sh --shell <series> <arch>
 #   builds memdriver and memdriver_test for that kernel and boots it with a
 #   busybox shell on this terminal, the module loaded.
-#   Exits 0 on PASS, 2 when the suite ran to its end and only its own
-#   cases failed, 1 on any other FAIL.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -33,11 +33,7 @@ if [ "${1:-}" = --shell ]; then
 	shell=true series=$2 arch=$3
 	KERNELS="$series:$arch" "$MEMDRIVER_TOP/scripts/install-deps.sh" >&2
 	work=$OUT_DIR/shell-$series-$arch
-	rm -rf "$work" && mkdir -p "$work"
-	build_module "$series" "$arch" "$work/module" -s >&2
-	build_user "$arch" "$work/user" >&2
-	make_payload "$work/payload" "$series" "$arch" "$work/module/memdriver.ko" \
-		"$MEMDRIVER_TOP/scripts/guest/shell.sh" "$work/user/memdriver_test"
+	tool_payload "$series" "$arch" "$work" shell.sh >&2
 	set -- "$series" "$arch" "$work/payload" "$work/guest.log" 86400
 fi
 [ $# -ge 4 ] && [ $# -le 5 ] ||
