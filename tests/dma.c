@@ -794,23 +794,21 @@ static bool span_is(int fd, __u64 off, size_t len, int byte)
 /* How many of the @len device bytes at @dst hold pattern @seed of @src. */
 static size_t copied_prefix(int fd, __u64 dst, __u64 src, size_t len, int seed)
 {
-	size_t chunk = 1 << 20, done, i, n;
-	__u8 *got = xmalloc(chunk), *pat = xmalloc(chunk);
+	size_t chunk = 1 << 20, done, n;
+	__u8 *got = xmalloc(chunk);
+	long long bad;
 
 	for (done = 0; done < len; done += n) {
 		n = len - done < chunk ? len - done : chunk;
 		if (pread(fd, got, n, dst + done) != (ssize_t)n)
 			break;
-		fill_pattern(pat, n, src + done, seed);
-		for (i = 0; i < n && got[i] == pat[i]; i++)
-			;
-		if (i < n) {
-			done += i;
+		bad = check_pattern(got, n, src + done, seed);
+		if (bad >= 0) {
+			done += bad;
 			break;
 		}
 	}
 	free(got);
-	free(pat);
 	return done < len ? done : len;
 }
 

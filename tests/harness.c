@@ -230,8 +230,8 @@ static void run_one(struct ktap *k, const struct test_case *c, size_t v,
 {
 	unsigned int secs = case_timeout(c);
 	char why[48] = "", name[128];
+	time_t t0, took;
 	bool timed_out;
-	time_t t0;
 	int status;
 	pid_t pid;
 
@@ -268,9 +268,10 @@ static void run_one(struct ktap *k, const struct test_case *c, size_t v,
 	setpgid(pid, pid);
 	t0 = time(NULL);
 	status = wait_case(pid, secs, &timed_out);
+	took = time(NULL) - t0;
 	/* What a limit of its own would need to cover. */
-	if (time(NULL) - t0 >= 10)
-		printf("# %s: %lld s\n", name, (long long)(time(NULL) - t0));
+	if (took >= 10)
+		printf("# %s: %lld s\n", name, (long long)took);
 	if (timed_out) {
 		printf("# %s: still running after %u s, its process group killed\n", name, secs);
 		snprintf(why, sizeof(why), "TIMEOUT");
@@ -310,13 +311,17 @@ static bool selects(const struct test_case *c, size_t v, const char *only)
 	       !strcmp(only + n + 1, harness_variant_name(c, v));
 }
 
+/* A case without variants runs once, as its variant 0. */
+static size_t nr_runs(const struct test_case *c)
+{
+	return c->nr_variants ? c->nr_variants : 1;
+}
+
 int harness_count(const struct test_case *c, const char *only)
 {
 	size_t v, n = 0;
 
-	if (!c->nr_variants)
-		return 1;
-	for (v = 0; v < c->nr_variants; v++)
+	for (v = 0; v < nr_runs(c); v++)
 		n += selects(c, v, only);
 	return n;
 }
@@ -334,15 +339,10 @@ void harness_run(struct ktap *k, const struct test_case *const *cases, int n,
 		state = shared;
 	/* Orphans of a case come to us, to be reaped by wait_case(). */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	for (i = 0; i < n; i++) {
-		if (!cases[i]->nr_variants) {
-			run_one(k, cases[i], 0, open_fd);
-			continue;
-		}
-		for (v = 0; v < cases[i]->nr_variants; v++)
+	for (i = 0; i < n; i++)
+		for (v = 0; v < nr_runs(cases[i]); v++)
 			if (selects(cases[i], v, only))
 				run_one(k, cases[i], v, open_fd);
-	}
 	state = &own_state;
 	if (shared != MAP_FAILED)
 		munmap(shared, sizeof(*shared));

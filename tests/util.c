@@ -115,17 +115,10 @@ bool write_text(const char *path, const char *what)
 long long read_sysfs_number(const char *dir, const char *name)
 {
 	char path[256], buf[64];
-	long long val = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f))
-		val = strtoll(buf, NULL, 0);
-	fclose(f);
-	return val;
+	read_text(path, buf, sizeof(buf));
+	return buf[0] ? strtoll(buf, NULL, 0) : -1;
 }
 
 void class_dir(char *buf, size_t len)
