@@ -167,7 +167,7 @@ dma_section() {
 	fi
 	check "rmmod after the engine cases" rmmod memdriver
 
-	# A 128 MiB copy of tens of thousands of pieces, killed an eighth of the way in.
+	# A 128 MiB copy of tens of thousands of pieces, killed 2 MiB in.
 	check "insmod with a 256 MiB vmalloc region" insmod $KO vmalloc_size=268435456
 	check "vmalloc 256 MiB: dma_copy_killed" nested /memdriver_test test dma_copy_killed
 	check "rmmod after dma_copy_killed" rmmod memdriver
