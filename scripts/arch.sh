@@ -49,16 +49,24 @@ arch_facts() {
 	fi
 }
 
-# QEMU's Raspberry Pi 3B (series raspi, arm64 only): its fixed 4 Cortex-A53s
-# and 1 GiB, the stock device tree (DMA controller at 3f007000, bus
-# addresses at the 0xC0000000 alias), the PL011 as ttyAMA0; semihosting
-# still exits. Sets QEMU and MACHINE like arch_facts.
-raspi_facts() { # dtb
-	arch_facts arm64
-	QEMU=(qemu-system-aarch64 -M raspi3b
-		-semihosting-config enable=on,target=native,userspace=on)
-	MACHINE=(-m 1G -dtb "$1")
+# The loaded scenario's machine (scenario_load in lib.sh): QEMU and its
+# arguments, MACHINE_ARGS (memory, CPUs, device tree), for MACHINE:
+#   pc, virt  arch_facts' own (amd64, arm64)
+#   raspi3b   QEMU's Raspberry Pi 3B (arm64): its fixed 4 Cortex-A53s and
+#             1 GiB, the PL011 as ttyAMA0, semihosting still exits; boots
+#             with the scenario's device tree (the DMA controller at
+#             3f007000, bus addresses at the 0xC0000000 alias)
+machine_facts() { # [dtb]
+	arch_facts "$ARCH"
+	case $MACHINE-$ARCH in
+	pc-amd64 | virt-arm64) ;;
+	raspi3b-arm64)
+		QEMU=(qemu-system-aarch64 -M raspi3b
+			-semihosting-config enable=on,target=native,userspace=on)
+		;;
+	*) die "scenario $SCENARIO: no machine $MACHINE for $ARCH" ;;
+	esac
+	MACHINE_ARGS=(-m "$MEMORY")
+	[ -z "$SMP" ] || MACHINE_ARGS+=(-smp "$SMP")
+	[ -z "${1:-}" ] || MACHINE_ARGS+=(-dtb "$1")
 }
-
-# The virt and pc machines: memory and CPUs of every other guest.
-MACHINE=(-m 1024 -smp 2)

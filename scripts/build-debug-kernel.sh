@@ -1,31 +1,27 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build one of memdriver's own debug kernels from a Debian linux-source-*:
-#   arm64  linux-source-6.12 from bookworm-backports: the series of the stock
-#          6.12 image and of Raspberry Pi OS, with the Pi 5's 16 KiB pages
-#   amd64  the newest linux-source-<x.y> in Debian sid, resolved at run time
-#          from the private sid lists (scripts/apt.sh), never named here
-#   raspi  arm64 again, from bookworm's linux-source-6.1 (bookworm-security's
-#          when newer; the version resolved through scripts/apt.sh), for
-#          QEMU's raspi3b: 4 KiB pages (its Cortex-A53 has no 16 KiB
-#          granule), the BCM2835 SoC and its DMA engine; its device tree
-#          bcm2837-rpi-3-b.dtb is built from the same source
+# Build the own kernel of a scenario (scripts/scenarios/, KERNEL=own) from a
+# Debian linux-source-*: KERNEL_SOURCE, the newest of KERNEL_SUITES (sid's
+# newest linux-source-<x.y>, resolved at run time, when KERNEL_SOURCE is
+# empty), with the scripts/kconfig/ fragments KCONFIG names and, for a
+# board, the device tree KERNEL_DTB built from the same source.
 # Both are built with bookworm's compilers (sid's tools need a newer glibc).
-# `make tinyconfig` plus the fragments in scripts/kconfig/ (a minimal QEMU
-# guest, its arch's additions, and the debug checks: KASAN, kmemleak,
-# lockdep, DMA-API debug, UBSAN, KFENCE, fault injection, ...). Every option
+# `make tinyconfig` plus the fragments (a minimal QEMU guest, its machine's
+# additions, and the debug checks: KASAN, kmemleak, lockdep, DMA-API debug,
+# UBSAN, KFENCE, fault injection, KUnit, ...). Every option
 # the fragments ask for is checked in the resolved .config; a missing one
 # fails the build.
 #
-# usage: scripts/build-debug-kernel.sh [--print-dir|--config-only] <amd64|arm64|raspi>
+# usage: scripts/build-debug-kernel.sh [--print-dir|--config-only] <scenario>
 #   --print-dir    only print where the kernel for the current key lives
 #   --config-only  resolve and verify the .config, do not build
 # LINUX_SOURCE_PKG / LINUX_SOURCE_VERSION pin another package / version.
 #
-# Output: $MEMDRIVER_CACHE/debug-kernels/<series>-<target>-<key>/ with
+# Output: $MEMDRIVER_CACHE/debug-kernels/<series>-<name>-<key>/ (name: the
+# scenario's KERNEL_BUILD) with
 #   vmlinuz   the boot image (bzImage / Image)
-#   bcm2837-rpi-3-b.dtb  (raspi only) the device tree QEMU's raspi3b boots
+#   <dtb>     (KERNEL_DTB only) the device tree the board boots
 #   build/    the O= tree: KDIR for `make -C build M=<dir> modules`, with
 #             vmlinux and System.map for decoding reports
 #   headers   -> build, and release: the layout of lib.sh's kernel_dir
@@ -47,26 +43,20 @@ case ${1:-} in
 --print-dir) mode=print; shift ;;
 --config-only) mode=config; shift ;;
 esac
-[ $# -eq 1 ] || die "usage: $0 [--print-dir|--config-only] <amd64|arm64|raspi>"
-# target: amd64, arm64 or raspi (an arm64 kernel for another machine).
-# flavour names its fragments: qemu-<flavour>.config, debug-<flavour>.config.
-target=$1
-case $target in
-raspi) arch=arm64 ;;
-*) arch=$target ;;
-esac
-arch_facts "$arch"
+[ $# -eq 1 ] || die "usage: $0 [--print-dir|--config-only] <scenario>"
+scenario_load "$1" --no-kdir
+[ "$KERNEL" = own ] || die "scenario $1 boots a Debian kernel, not an own one"
+# target: the build's name (locks and the cache directory's name).
+target=$KERNEL_BUILD
+[ -n "$target" ] || die "scenario $1: KERNEL_BUILD missing"
+arch_facts "$ARCH"
 image=$KIMAGE image_path=$KIMAGE_PATH karch=$KARCH cross=$CROSS
-flavour=$karch
-[ "$target" = raspi ] && flavour=raspi
 
 DK_DIR=$MEMDRIVER_CACHE/debug-kernels
 KCONFIG_DIR=$MEMDRIVER_TOP/scripts/kconfig
-FRAGMENTS=("$KCONFIG_DIR/qemu.config" "$KCONFIG_DIR/qemu-$flavour.config"
-	"$KCONFIG_DIR/debug.config")
-# raspi: the board's device tree, built from the same source.
-DTB=
-[ "$target" = raspi ] && DTB=broadcom/bcm2837-rpi-3-b.dtb
+FRAGMENTS=()
+for f in $KCONFIG; do FRAGMENTS+=("$KCONFIG_DIR/$f.config"); done
+DTB=$KERNEL_DTB
 # Fixed build identity: the same inputs give the same kernel (and ccache hits).
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=memdriver KBUILD_BUILD_HOST=memdriver
@@ -80,7 +70,7 @@ SETTINGS="rev=$BUILD_REV base=tinyconfig image=$image args=${KMAKE_ARGS[*]}
  timestamp=$KBUILD_BUILD_TIMESTAMP
  cc=$("${cross}gcc" --version | head -1)
  hostcc=$(gcc --version | head -1)"
-# Only raspi's key has this line: amd64's and arm64's stay what they were.
+# Only a board's key has this line: the others stay what they were.
 [ -z "$DTB" ] || SETTINGS+="
  dtb=$DTB"
 
@@ -89,16 +79,9 @@ SETTINGS="rev=$BUILD_REV base=tinyconfig image=$image args=${KMAKE_ARGS[*]}
 # release; --print-dir answers from the lists as they are (fetched only if
 # absent), so it names what the last build used.
 source_spec() {
-	local pkg suite v
-	case $target in
-	arm64) pkg=linux-source-6.12 suite=bookworm-backports ;;
-	amd64) pkg= suite=sid ;;
-	# bookworm's 6.1, bookworm-security's when it has a newer one (it
-	# usually does: what an updated bookworm machine runs).
-	raspi) pkg=linux-source-6.1 suite=bookworm-security ;;
-	esac
-	pkg=${LINUX_SOURCE_PKG:-$pkg}
-	if [ $suite = sid ]; then
+	local pkg=${LINUX_SOURCE_PKG:-$KERNEL_SOURCE} suite= v= s sv
+	if [ "$KERNEL_SUITES" = sid ]; then
+		suite=sid
 		[ $mode != print ] ||
 			[ -z "$(ls "$SID_APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ] &&
 			sid_apt_setup >&2
@@ -113,29 +96,24 @@ source_spec() {
 		[ $mode != print ] ||
 			[ -z "$(ls "$APT_DIR/lists" 2>/dev/null | grep Packages | head -1)" ] &&
 			private_apt_setup >&2
-		v=$(suite_version "$pkg" "$suite")
-		if [ "$suite" = bookworm-security ]; then
-			local pv
-			pv=$(suite_version "$pkg" bookworm)
-			if [ -z "$v" ] || { [ -n "$pv" ] &&
-				[ "$(printf '%s\n' "$v" "$pv" | sort -V | tail -1)" != "$v" ]; }; then
-				v=$pv suite=bookworm
+		# The newest of the suites' versions (bookworm-security's, say,
+		# over the point release's), the first suite on a tie.
+		for s in $KERNEL_SUITES; do
+			sv=$(suite_version "$pkg" "$s")
+			[ -n "$sv" ] || continue
+			if [ -z "$v" ] || [ "$(printf '%s\n' "$v" "$sv" | sort -V | tail -1)" != "$v" ]; then
+				v=$sv suite=$s
 			fi
-		fi
+		done
 	fi
 	v=${LINUX_SOURCE_VERSION:-$v}
-	[ -n "$v" ] || die "no $pkg in $suite"
+	[ -n "$v" ] || die "no $pkg in $KERNEL_SUITES"
 	echo "$pkg $v $suite"
 }
 
 read -r pkg version suite < <(source_spec)
 [ -n "${version:-}" ] || exit 1
 series=${pkg#linux-source-}
-# Checks only one arch's (or raspi's) kernel runs, and options only one
-# source series has (see the fragments for why).
-for f in "$KCONFIG_DIR/debug-$flavour.config" "$KCONFIG_DIR/debug-$series.config"; do
-	[ -f "$f" ] && FRAGMENTS+=("$f")
-done
 key=$({
 	echo "$pkg=$version"
 	echo "$SETTINGS"

@@ -1,26 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The main job: install what is missing, build memdriver for one kernel
-# (default: Debian's 6.12 on arm64, the Raspberry Pi 5's architecture and
-# kernel series), boot it in QEMU, load the module, run the README's
-# cat/echo demo, memdriver_test and its memory map (scripts/guest/demo.sh),
-# unload, and show what the guest printed.
+# The main job: install what is missing, build memdriver for one scenario
+# (scripts/scenarios/; default 6.12-arm64: Debian's 6.12 on arm64, the
+# Raspberry Pi 5's architecture and kernel series), boot it in QEMU, load
+# the module, run the README's cat/echo demo, memdriver_test and its memory
+# map (scripts/guest/demo.sh), unload, and show what the guest printed.
 #
-#   scripts/demo.sh [6.1|6.12] [amd64|arm64]
+#   scripts/demo.sh [scenario]       e.g. scripts/demo.sh 6.1-amd64
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-series=${1:-6.12}
-arch=${2:-arm64}
-KERNELS="$series:$arch" "$MEMDRIVER_TOP/scripts/install-deps.sh"
+scenario=${1:-6.12-arm64}
+SCENARIOS=$scenario "$MEMDRIVER_TOP/scripts/install-deps.sh"
 
-work=$OUT_DIR/demo-$series-$arch
-tool_payload "$series" "$arch" "$work" demo.sh
+work=$OUT_DIR/demo-$scenario
+tool_payload "$scenario" "$work" demo.sh
 
-log "booting $series-$arch under QEMU (TCG); this takes a minute"
+log "booting $scenario under QEMU (TCG); this takes a minute"
 rc=0
-"$MEMDRIVER_TOP/scripts/vm-run.sh" "$series" "$arch" "$work/payload" "$work/guest.log" 600 || rc=$?
+"$MEMDRIVER_TOP/scripts/vm-run.sh" "$scenario" "$work/payload" "$work/guest.log" 600 || rc=$?
 # Show the guest's side: from the start marker on. The guest keeps kernel
 # messages off its console (dmesg -n 1) and prints its dmesg lines itself.
 sed -n '/MEMDRIVER-GUEST: start/,$p' "$work/guest.log"

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install everything a fresh Debian bookworm machine lacks to build and prove
-# memdriver: host tools (apt), Debian's kernels and kbuild headers for
-# bookworm (6.1) and bookworm-backports (6.12) on amd64 and arm64, and
-# checkpatch.pl from linux-source-6.1. Kernels are unpacked into the cache
+# memdriver: host tools (apt), the Debian kernels and kbuild headers that the
+# scenarios boot (scripts/scenarios/, KERNEL=debian; SCENARIOS picks some),
+# and checkpatch.pl from linux-source-6.1. Kernels are unpacked into the cache
 # directory ($MEMDRIVER_CACHE); the system's apt sources are never touched.
 # Idempotent: a second run only checks.
 set -euo pipefail
@@ -41,17 +41,13 @@ install_host_tools() {
 		--no-install-recommends "${missing[@]}"
 }
 
-fetch_kernel() { # series arch
-	local series=$1 arch=$2 suite dir
-	dir=$(kernel_dir "$series" "$arch")
-	# 6.1: what an up-to-date bookworm machine runs, its security updates'
-	# ABI when they have a newer one than the point release.
-	case $series in
-	6.1) suite=bookworm-security
-		[ -n "$(suite_version "linux-image-$arch:$arch" "$suite")" ] || suite=bookworm ;;
-	6.12) suite=bookworm-backports ;;
-	*) die "unknown series $series" ;;
-	esac
+# The loaded scenario's Debian kernel: the image of its series from the
+# first of its suites that has one, with its headers.
+fetch_kernel() {
+	local arch=$ARCH suite dir=$KDIR_ROOT
+	for suite in $KERNEL_SUITES; do
+		[ -z "$(suite_version "linux-image-$arch:$arch" "$suite")" ] || break
+	done
 	local img release flavour hdr common kbuild v
 	img=$(resolve_image "linux-image-$arch:$arch" "$suite")
 	[ -n "$img" ] || die "cannot resolve linux-image-$arch in $suite"
@@ -136,17 +132,14 @@ main() {
 	install_host_tools
 	private_apt_setup
 	local k
-	for k in ${KERNELS:-$ALL_KERNELS}; do
-		# Debug kernels are built, not fetched (scripts/test.sh).
-		is_debug_series "${k%%:*}" && continue
-		# raspi boots 6.12:arm64's kernel with its own device tree, which
-		# the package ships in usr/lib/linux-image-*/broadcom/ (kept).
-		if [ "${k%%:*}" = raspi ]; then
-			fetch_kernel 6.12 arm64
-			[ -n "$(raspi_dtb)" ] || die "bcm2837-rpi-3-b.dtb missing in 6.12 arm64"
-			continue
-		fi
-		fetch_kernel "${k%%:*}" "${k##*:}"
+	local s
+	for s in $(run_scenarios); do
+		scenario_load "$s"
+		# Own kernels are built, not fetched (scripts/test.sh).
+		[ "$KERNEL" = debian ] || continue
+		fetch_kernel
+		[ -z "$KERNEL_DTB" ] || [ -n "$(scenario_dtb)" ] ||
+			die "$KERNEL_DTB missing in $(cat "$KDIR_ROOT/release")"
 	done
 	fetch_checkpatch
 	fetch_busybox_arm64

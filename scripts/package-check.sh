@@ -10,16 +10,18 @@
 # Each step must leave modules.dep listing (or no longer listing) the module
 # and the module's vermagic must name the kernel's release.
 #
-# usage: scripts/package-check.sh make|dkms <series> <arch>
+# usage: scripts/package-check.sh make|dkms <scenario>
+#   against the headers of the scenario's kernel
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ $# = 3 ] || die "usage: $0 make|dkms <series> <arch>"
-what=$1 series=$2 arch=$3
-kdir=$(kernel_dir "$series" "$arch")
+[ $# = 2 ] || die "usage: $0 make|dkms <scenario>"
+what=$1
+scenario_load "$2"
+kdir=$KDIR_ROOT
 [ -f "$kdir/release" ] || die "$kdir missing: run scripts/install-deps.sh"
 release=$(cat "$kdir/release")
-arch_facts "$arch"
+arch_facts "$ARCH"
 cross=()
 [ -z "$CROSS" ] || cross=(ARCH="$MAKE_ARCH" CROSS_COMPILE="$CROSS")
 

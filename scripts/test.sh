@@ -3,37 +3,39 @@
 #
 # The whole test suite: installs what is missing, runs the static checks
 # (make W=1, sparse C=2, checkpatch --strict), builds the module for each
-# kernel of the matrix, proves make install, DKMS and the udev rule in
-# scratch roots, boots each kernel in QEMU and runs the guest suite
-# (scripts/guest/suite.sh) with 64- and 32-bit memdriver_test. The same on
-# own debug kernels (KASAN, kmemleak, lockdep, DMA-API debug, UBSAN, fault
-# injection), built once and cached by scripts/build-debug-kernel.sh. Ends
-# with "N passed, N failed"; exits non-zero on any failure.
+# kernel the scenarios boot, proves make install, DKMS and the udev rule in
+# scratch roots, then boots every scenario of scripts/scenarios/ in QEMU
+# (one file per guest: kernel, machine, command line, suite, extra boots)
+# and runs the guest suite (scripts/guest/suite.sh) with 64- and 32-bit
+# memdriver_test; own debug kernels (KASAN, kmemleak, lockdep, DMA-API
+# debug, UBSAN, fault injection, KUnit) are built once and cached by
+# scripts/build-debug-kernel.sh. Ends with "N passed, N failed"; exits
+# non-zero on any failure.
 #
 #   scripts/test.sh                  everything
-#   KERNELS="6.12:arm64" scripts/test.sh   one kernel of the matrix
-#   KERNELS="debug:amd64" scripts/test.sh  one debug kernel
-#   KERNELS="debugraspi:arm64" scripts/test.sh  the raspi3b debug kernel
+#   SCENARIOS="6.12-arm64" scripts/test.sh    one guest (scripts/scenarios/)
+#   SCENARIOS="debug-arm64 raspi-arm64" scripts/test.sh   some guests
 #   SKIP_INSTALL=1 scripts/test.sh   do not run install-deps.sh
-#   MEMDRIVER_GUEST_SECTIONS=dma scripts/test.sh  the guests' DMA cases alone
-#   MEMDRIVER_GUEST_SWIOTLB=0 scripts/test.sh  no second swiotlb=force boots
+#   MEMDRIVER_GUEST_SECTIONS=dma scripts/test.sh  these suite sections alone
+#   MEMDRIVER_EXTRA_BOOTS=0 scripts/test.sh  no extra boots (swiotlb=force)
 #   MEMDRIVER_GUEST_JOBS=1 scripts/test.sh  one guest at a time (default 2)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ -n "${SKIP_INSTALL:-}" ] || "$MEMDRIVER_TOP/scripts/install-deps.sh" || die "install-deps failed"
 
-KERNELS=${KERNELS:-$ALL_KERNELS $DEBUG_KERNELS}
-# Model-based fuzzing: 200k + 50k operations per Debian kernel, 1M per full
-# run, and a tenth of that on the (ten times slower) debug kernels.
+SCENARIO_LIST=$(run_scenarios | xargs)
+for sc in $SCENARIO_LIST; do (scenario_load "$sc" --no-kdir) || exit 1; done
+# Model-based fuzzing: 200k + 50k operations per stock guest, divided by
+# the scenario's FUZZ_DIVISOR on the slower ones.
 # A failure prints its seed; MEMDRIVER_FUZZ_SEED=N replays it.
 FUZZ_SEED=${MEMDRIVER_FUZZ_SEED:-$(date +%s)}
 FUZZ_OPS=${MEMDRIVER_FUZZ_OPS:-200000}
 FUZZ_CAPS_OPS=${MEMDRIVER_FUZZ_CAPS_OPS:-50000}
-# MEMDRIVER_GUEST_SECTIONS=dma: the guests run the DMA cases alone.
-GUEST_SECTIONS=${MEMDRIVER_GUEST_SECTIONS:-all}
-# MEMDRIVER_GUEST_SWIOTLB=0: the raspi guests boot once, without swiotlb=force.
-swiotlb_boot() { is_raspi_series "$1" && [ "${MEMDRIVER_GUEST_SWIOTLB:-1}" != 0 ]; }
+# MEMDRIVER_GUEST_SECTIONS="dma": the guests run these suite sections alone.
+GUEST_SECTIONS=${MEMDRIVER_GUEST_SECTIONS:-}
+# MEMDRIVER_EXTRA_BOOTS=0: every scenario boots once (no swiotlb=force).
+extra_boots() { [ "${MEMDRIVER_EXTRA_BOOTS:-1}" != 0 ] && echo ${#EXTRA_BOOTS[@]} || echo 0; }
 echo "# fuzz seed $FUZZ_SEED"
 RUN_DIR=$OUT_DIR/test-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN_DIR"
@@ -74,14 +76,15 @@ check_ok() { # name logfile cmd...
 # Stages, numbered out of their total, with the time so far: a cold run
 # spends long minutes in some (a kernel build, a debug guest).
 stages=3 # static checks, module builds, install checks
-for k in $KERNELS; do
-	case ${k%%:*} in
-	# debug, debugraspi: its kernel and its guest; each guest once more
-	# for a swiotlb=force boot.
-	debug | debugraspi) stages=$((stages + 2)) ;;
-	*) stages=$((stages + 1)) ;;
-	esac
-	swiotlb_boot "${k%%:*}" && stages=$((stages + 1))
+declare -A own_builds=()
+for sc in $SCENARIO_LIST; do
+	scenario_load "$sc" --no-kdir
+	# An own kernel's build (once per build), each boot.
+	if [ "$KERNEL" = own ] && [ -z "${own_builds[$KERNEL_BUILD]:-}" ]; then
+		own_builds[$KERNEL_BUILD]=$sc
+		stages=$((stages + 1))
+	fi
+	stages=$((stages + 1 + $(extra_boots)))
 done
 stage_no=0
 # The host's own stages, each until the next one starts, for the closing
@@ -160,29 +163,41 @@ if [ -f "$tutorial" ]; then
 	fi
 fi
 
-# Debug kernels: built once per source version and configuration, then
-# cached (a cold build takes 5-20 minutes per arch).
-for k in $KERNELS; do
-	series=${k%%:*} arch=${k##*:}
-	is_debug_series "$series" || continue
-	# build-debug-kernel.sh's target: the arch, or raspi for debugraspi.
-	target=$arch
-	[ "$series" = debugraspi ] && target=raspi
-	stage "debug kernel $target: cached, or built (about 25 CPU-minutes)"
+# Own kernels: built once per source version and configuration, then
+# cached (a cold build takes 4-10 minutes).
+for sc in $SCENARIO_LIST; do
+	scenario_load "$sc" --no-kdir
+	[ "$KERNEL" = own ] && [ "${own_builds[$KERNEL_BUILD]}" = "$sc" ] || continue
+	stage "own kernel $KERNEL_BUILD ($sc): cached, or built (about 25 CPU-minutes)"
 	t0=$SECONDS
-	check_ok "debug kernel for $target built or cached" "$RUN_DIR/debug-kernel-$target.log" \
-		"$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" "$target"
-	dkdir=$(kernel_dir "$series" "$arch")
-	echo "# debug kernel $target ready in $((SECONDS - t0))s: $(cat "$dkdir/release" 2>/dev/null)" \
+	check_ok "own kernel $KERNEL_BUILD built or cached" "$RUN_DIR/debug-kernel-$KERNEL_BUILD.log" \
+		"$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" "$sc"
+	dkdir=$(kernel_dir)
+	echo "# own kernel $KERNEL_BUILD ready in $((SECONDS - t0))s: $(cat "$dkdir/release" 2>/dev/null)" \
 		"from $(head -1 "$dkdir/info" 2>/dev/null)"
 done
 
 stage "module builds"
-for k in $KERNELS; do
-	series=${k%%:*} arch=${k##*:}
-	check_quiet "module builds for $series-$arch: W=1 and sparse C=2 clean" \
-		"$RUN_DIR/build-$series-$arch.log" \
-		build_module "$series" "$arch" "$RUN_DIR/build-$series-$arch" W=1 C=2
+# Once per kernel (raspi-arm64 boots 6.12-arm64's); with its KUnit suite as
+# well for a scenario whose suite runs it (MEMDRIVER_KUNIT=1).
+declare -A build_of=() kunit_build_of=() built=()
+for sc in $SCENARIO_LIST; do
+	scenario_load "$sc"
+	kname=${KDIR_ROOT##*/}
+	build_of[$sc]=$RUN_DIR/build-$kname
+	if [ -z "${built[$kname]:-}" ]; then
+		built[$kname]=1
+		check_quiet "module builds for $kname: W=1 and sparse C=2 clean" \
+			"$RUN_DIR/build-$kname.log" build_module "$sc" "$RUN_DIR/build-$kname" W=1 C=2
+	fi
+	case " $SUITE " in *" kunit "*) ;; *) continue ;; esac
+	kunit_build_of[$sc]=$RUN_DIR/build-$kname-kunit
+	if [ -z "${built[$kname-kunit]:-}" ]; then
+		built[$kname-kunit]=1
+		check_quiet "module with its KUnit suite builds for $kname: W=1 and sparse C=2 clean" \
+			"$RUN_DIR/build-$kname-kunit.log" build_module "$sc" "$RUN_DIR/build-$kname-kunit" \
+			W=1 C=2 MEMDRIVER_KUNIT=1
+	fi
 done
 
 # ---- install paths, into scratch roots only ----
@@ -194,16 +209,19 @@ host_state() {
 	ls -d /dev/memdriver* /dev/char/240:0 2>/dev/null
 }
 host_before=$(host_state)
-for k in $KERNELS; do
-	series=${k%%:*} arch=${k##*:}
-	is_debug_series "$series" && continue	# installs target Debian's kernels
-	[ "$series" = raspi ] && continue	# the same kernel and headers as 6.12:arm64
-	check_ok "make install/uninstall into a scratch root for $series-$arch" \
-		"$RUN_DIR/install-make-$series-$arch.log" \
-		"$MEMDRIVER_TOP/scripts/package-check.sh" make "$series" "$arch"
-	check_ok "dkms add/build/install/remove in scratch trees for $series-$arch" \
-		"$RUN_DIR/install-dkms-$series-$arch.log" \
-		as_root "$MEMDRIVER_TOP/scripts/package-check.sh" dkms "$series" "$arch"
+# Once per Debian kernel: installs target distribution kernels.
+declare -A installed=()
+for sc in $SCENARIO_LIST; do
+	scenario_load "$sc"
+	kname=${KDIR_ROOT##*/}
+	[ "$KERNEL" = debian ] && [ -z "${installed[$kname]:-}" ] || continue
+	installed[$kname]=1
+	check_ok "make install/uninstall into a scratch root for $kname" \
+		"$RUN_DIR/install-make-$kname.log" \
+		"$MEMDRIVER_TOP/scripts/package-check.sh" make "$sc"
+	check_ok "dkms add/build/install/remove in scratch trees for $kname" \
+		"$RUN_DIR/install-dkms-$kname.log" \
+		as_root "$MEMDRIVER_TOP/scripts/package-check.sh" dkms "$sc"
 done
 check_ok "udev rule: udevadm test gives memdriver0 group memdriver, mode 0660" \
 	"$RUN_DIR/udev-check.log" as_root "$MEMDRIVER_TOP/scripts/udev-check.sh"
@@ -234,7 +252,7 @@ judge_guest() { # label vmlog vm-rc seconds
 	local label=$1 vmlog=$2 vm_rc=$3 counts ok_n bad_n skip_n fuzz points why
 	counts=$(awk -f "$MEMDRIVER_TOP/scripts/ktap-count.awk" "$vmlog")
 	read -r _ ok_n bad_n skip_n <<<"$(tail -1 <<<"$counts")"
-	grep -Ea '^(# )*# line [0-9]+:' "$vmlog" | sed "s/^/#   $label: /"
+	grep -Ea '^(# )*# (line [0-9]+:|.*(EXPECTATION|ASSERTION) FAILED)' "$vmlog" | sed "s/^/#   $label: /"
 	sed -n 's/^F /not ok: /p' <<<"$counts" | sed "s/^/#   $label: /"
 	passed=$((passed + ok_n))
 	failed=$((failed + bad_n))
@@ -262,87 +280,69 @@ host_stage_end
 # two at once on CI's 2 cores nearly halve the wall time. The longest go
 # first. MEMDRIVER_GUEST_JOBS=1 boots them one after the other.
 GUEST_JOBS=${MEMDRIVER_GUEST_JOBS:-2}
-queue=() # label|series|arch|payload|log|timeout|extra kernel arguments
-queue_guest() { queue+=("$1|$2|$3|$4|$5|$6|${7:-}"); }
-for k in $KERNELS; do
-	series=${k%%:*} arch=${k##*:}
-	ko=$RUN_DIR/build-$series-$arch/memdriver.ko
-	if [ ! -f "$ko" ] || [ ! -x "$RUN_DIR/$arch/memdriver_test" ]; then
-		stage "guest $series-$arch"
-		fail "guest $series-$arch: nothing to boot (build failed)"
-		swiotlb_boot "$series" && stage "guest $series-$arch swiotlb=force"
+queue=() # label|scenario|payload|log|timeout|extra kernel arguments|rank
+queue_guest() { queue+=("$1|$2|$3|$4|$5|${6:-}|$7"); }
+# The guest suite's settings (/guest.conf) for the loaded scenario.
+guest_conf() { # sections
+	echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / FUZZ_DIVISOR))" \
+		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR)) DEBUG=$DEBUG"
+	echo "EXPECT_ENGINE=$EXPECT_ENGINE TIMEOUT_SCALE=$TIMEOUT_SCALE"
+	echo "SUITE='$1'"
+}
+for sc in $SCENARIO_LIST; do
+	scenario_load "$sc"
+	ko=${build_of[$sc]}/memdriver.ko
+	nboots=$((1 + $(extra_boots)))
+	if [ ! -f "$ko" ] || [ ! -x "$RUN_DIR/$ARCH/memdriver_test" ]; then
+		for ((b = 0; b < nboots; b++)); do
+			stage "guest $sc"
+			fail "guest $sc: nothing to boot (build failed)"
+		done
 		continue
 	fi
-	payload=$RUN_DIR/payload-$series-$arch
-	# memdriver_test32 is missing if the 32-bit build failed; the guest
-	# then reports it.
-	make_payload "$payload" "$series" "$arch" "$ko" "$MEMDRIVER_TOP/scripts/guest/suite.sh" \
-		"$RUN_DIR/$arch/memdriver_test" "$RUN_DIR/$arch/tutorial_test" \
-		$(ls "$RUN_DIR/$arch-32/memdriver_test32" 2>/dev/null)
-	if is_debug_series "$series"; then
-		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / 10))" \
-			"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / 10)) DEBUG=1" >"$payload/guest.conf"
-		# About 20 minutes beside another guest.
-		tmo=3600
-	elif [ "$series" = raspi ]; then
-		# Four emulated Cortex-A53s run about half as fast as the virt
-		# guests: a quarter of the fuzz, and more time.
-		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / 4))" \
-			"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / 4))" >"$payload/guest.conf"
-		tmo=1800
-	else
-		echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$FUZZ_OPS FUZZ_CAPS_OPS=$FUZZ_CAPS_OPS" \
-			>"$payload/guest.conf"
-		tmo=900
-	fi
-	echo "SECTIONS=$GUEST_SECTIONS" >>"$payload/guest.conf"
-	# Only the raspi guests have a DMA engine: their engine cases must see it.
-	if is_raspi_series "$series"; then
-		echo "EXPECT_ENGINE=1" >>"$payload/guest.conf"
-	else
-		echo "EXPECT_ENGINE=0" >>"$payload/guest.conf"
-	fi
-	queue_guest "$series-$arch" "$series" "$arch" "$payload" \
-		"$RUN_DIR/guest-$series-$arch.log" $tmo
-	# The engine guests again with swiotlb=force: every mapping bounces,
-	# so a wrong direction, a missing sync or an early unmap corrupts
-	# bytes (and on debugraspi the checkers watch the bouncing too). The
-	# DMA cases alone, from a payload of their own (each kept payload
-	# boots its guest again as it ran).
-	swiotlb_boot "$series" || continue
-	cp -a "$payload" "$payload-swiotlb"
-	echo "SECTIONS=dma" >>"$payload-swiotlb/guest.conf"
-	queue_guest "$series-$arch swiotlb=force" "$series" "$arch" "$payload-swiotlb" \
-		"$RUN_DIR/guest-$series-$arch-swiotlb.log" $tmo "swiotlb=force"
+	payload=$RUN_DIR/payload-$sc
+	# memdriver_test32 (or the KUnit module) is missing if its build
+	# failed; the guest then reports it.
+	make_payload "$payload" "$sc" "$ko" "$MEMDRIVER_TOP/scripts/guest/suite.sh" \
+		"$RUN_DIR/$ARCH/memdriver_test" "$RUN_DIR/$ARCH/tutorial_test" \
+		$(ls "$RUN_DIR/$ARCH-32/memdriver_test32" 2>/dev/null)
+	[ -z "${kunit_build_of[$sc]:-}" ] ||
+		cp "${kunit_build_of[$sc]}/memdriver.ko" "$payload/memdriver-kunit.ko" 2>/dev/null
+	guest_conf "${GUEST_SECTIONS:-$SUITE}" >"$payload/guest.conf"
+	queue_guest "$sc" "$sc" "$payload" "$RUN_DIR/guest-$sc.log" "$TIMEOUT" "" "$RANK"
+	# Extra boots ("kernel arguments|sections"), each from a payload of
+	# its own, so that each kept payload boots its guest again as it ran.
+	for ((b = 1; b < nboots; b++)); do
+		args=${EXTRA_BOOTS[b - 1]%%|*} sections=${EXTRA_BOOTS[b - 1]#*|}
+		cp -a "$payload" "$payload-$b"
+		guest_conf "${GUEST_SECTIONS:-$sections}" >"$payload-$b/guest.conf"
+		queue_guest "$sc $args" "$sc" "$payload-$b" "$RUN_DIR/guest-$sc-$b.log" \
+			"$TIMEOUT" "$args" $((RANK + 1))
+	done
 done
-# Longest first: the debug guests, then the raspi ones, then the rest.
-guest_rank() { # series extra
-	case $1 in debug | debugraspi) r=0 ;; raspi) r=1 ;; *) r=2 ;; esac
-	[ -z "$2" ] || r=$((r + 1))
-	echo $r
-}
+# Longest first: the scenarios' RANK (0 first), extra boots one later.
 order=$(for i in "${!queue[@]}"; do
-	IFS='|' read -r _ series _ _ _ _ extra <<<"${queue[$i]}"
-	echo "$(guest_rank "$series" "$extra") $i"
+	IFS='|' read -r _ _ _ _ _ _ rank <<<"${queue[$i]}"
+	echo "$rank $i"
 done | sort -n -s -k1,1 | cut -d' ' -f2)
 # One guest in the background: vm-run.sh's own lines go to <log>.host, its
 # status and seconds to <log>.rc.
 start_guest() { # queue index
-	local label series arch payload vmlog tmo extra t0
-	IFS='|' read -r label series arch payload vmlog tmo extra <<<"${queue[$1]}"
+	local label sc payload vmlog tmo extra t0
+	IFS='|' read -r label sc payload vmlog tmo extra _ <<<"${queue[$1]}"
 	echo "# guest $label: booting ($((SECONDS / 60))m$(printf %02d $((SECONDS % 60)))s so far)"
 	rm -f "$vmlog.rc"
 	(
 		t0=$(date +%s) rc=0
 		MEMDRIVER_CMDLINE_EXTRA=$extra "$MEMDRIVER_TOP/scripts/vm-run.sh" \
-			"$series" "$arch" "$payload" "$vmlog" "$tmo" >"$vmlog.host" 2>&1 || rc=$?
+			"$sc" "$payload" "$vmlog" "$tmo" >"$vmlog.host" 2>&1 || rc=$?
 		echo "$rc $(($(date +%s) - t0))" >"$vmlog.rc.tmp" && mv "$vmlog.rc.tmp" "$vmlog.rc"
 	) &
 	guest_pid[$1]=$!
 }
 finish_guest() { # queue index
-	local label series arch payload vmlog tmo extra vm_rc secs
-	IFS='|' read -r label series arch payload vmlog tmo extra <<<"${queue[$1]}"
+	local label sc payload vmlog tmo extra vm_rc secs
+	IFS='|' read -r label sc payload vmlog tmo extra _ <<<"${queue[$1]}"
 	read -r vm_rc secs <"$vmlog.rc"
 	[ -f "$vmlog" ] || : >"$vmlog"
 	stage "guest $label"
@@ -351,14 +351,14 @@ finish_guest() { # queue index
 	grep -a -m1 '^# guest: kernel ' "$vmlog" | sed "s/^#/# $label:/"
 	if [ "$vm_rc" != 0 ]; then
 		echo "# replay: MEMDRIVER_CMDLINE_EXTRA='$extra' scripts/vm-run.sh" \
-			"$series $arch $payload $vmlog.replay $tmo"
+			"$sc $payload $vmlog.replay $tmo"
 	fi
 	judge_guest "$label" "$vmlog" "$vm_rc" "$secs"
 }
 # A guest whose runner died without a status (killed) failed.
 reap_guest() { # queue index
 	local vmlog
-	IFS='|' read -r _ _ _ _ vmlog _ _ <<<"${queue[$1]}"
+	IFS='|' read -r _ _ _ vmlog _ _ _ <<<"${queue[$1]}"
 	[ -f "$vmlog.rc" ] || kill -0 "${guest_pid[$1]}" 2>/dev/null || echo "1 0" >"$vmlog.rc"
 	[ -f "$vmlog.rc" ]
 }

@@ -1,69 +1,59 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot one of Debian's kernels, or an own debug kernel, in QEMU with a
-# busybox initramfs, run a payload's run.sh as the guest's only job, and
-# judge the run.
+# Boot one guest, a scenario of scripts/scenarios/ (its kernel, machine,
+# memory and command line), in QEMU with a busybox initramfs, run a
+# payload's run.sh as the guest's only job, and judge the run.
 #
-# usage: scripts/vm-run.sh <series> <arch> <payload-dir> <log-file> [timeout-s]
-#   series 6.1|6.12 (Debian's, scripts/install-deps.sh), debug (own
-#   KASAN/kmemleak/lockdep/... kernels, scripts/build-debug-kernel.sh: 6.12
-#   with 16 KiB pages on arm64, Debian sid's newest on x86_64), raspi
-#   (Debian's 6.12 on QEMU's raspi3b, with a BCM2835 DMA engine; arm64 only)
-#   or debugraspi (an own debug kernel from linux-source-6.1 on that raspi3b,
-#   scripts/build-debug-kernel.sh raspi; arm64 only), arch amd64|arm64;
+# usage: scripts/vm-run.sh <scenario> <payload-dir> <log-file> [timeout-s]
 #   payload-dir's contents are copied into the initramfs root as-is and must
-#   hold run.sh. Extra kernel arguments come from $MEMDRIVER_CMDLINE_EXTRA.
+#   hold run.sh. The timeout defaults to the scenario's. Extra kernel
+#   arguments come from $MEMDRIVER_CMDLINE_EXTRA (an extra boot's).
 #   The QEMU command of the boot is kept in <log-file>.qemu (with its
 #   initramfs, <log-file>.initrd.gz): it boots the same guest again.
 #   Exits 0 on PASS, 2 when the suite ran to its end and only its own
 #   cases failed, 1 on any other FAIL.
 #
-# usage: scripts/vm-run.sh --shell <series> <arch>
-#   builds memdriver and memdriver_test for that kernel and boots it with a
-#   busybox shell on this terminal, the module loaded.
+# usage: scripts/vm-run.sh --shell <scenario>
+#   builds memdriver and memdriver_test for that scenario and boots it with
+#   a busybox shell on this terminal, the module loaded.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+usage="usage: $0 <scenario> <payload-dir> <log-file> [timeout-s]
+       $0 --shell <scenario>
+scenarios: $(all_scenarios | tr '\n' ' ')"
 # --shell: a payload of its own (the module and the tools, built here)
 # and the console on this terminal.
 shell=false
 if [ "${1:-}" = --shell ]; then
-	[ $# = 3 ] || die "usage: $0 --shell <series> <arch>"
-	shell=true series=$2 arch=$3
-	KERNELS="$series:$arch" "$MEMDRIVER_TOP/scripts/install-deps.sh" >&2
-	work=$OUT_DIR/shell-$series-$arch
-	tool_payload "$series" "$arch" "$work" shell.sh >&2
-	set -- "$series" "$arch" "$work/payload" "$work/guest.log" 86400
+	[ $# = 2 ] || die "$usage"
+	shell=true
+	SCENARIOS=$2 "$MEMDRIVER_TOP/scripts/install-deps.sh" >&2
+	work=$OUT_DIR/shell-$2
+	tool_payload "$2" "$work" shell.sh >&2
+	set -- "$2" "$work/payload" "$work/guest.log" 86400
 fi
-[ $# -ge 4 ] && [ $# -le 5 ] ||
-	die "usage: $0 <6.1|6.12|debug|raspi|debugraspi> <amd64|arm64> <payload-dir> <log-file> [timeout-s]
-       $0 --shell <series> <arch>"
-series=$1 arch=$2 payload=$3 logfile=$4 tmo=${5:-300}
-case $series in 6.1 | 6.12 | debug | raspi | debugraspi) ;; *) die "unknown series $series" ;; esac
-! is_raspi_series "$series" || [ "$arch" = arm64 ] || die "series $series is arm64 only"
+[ $# -ge 3 ] && [ $# -le 4 ] || die "$usage"
+scenario_load "$1"
+payload=$2 logfile=$3 tmo=${4:-$TIMEOUT}
 [ -f "$payload/run.sh" ] || die "$payload/run.sh missing"
-case $arch in amd64 | arm64) ;; *) die "unknown arch $arch" ;; esac
-kdir=$(kernel_dir "$series" "$arch")
-kernel=$kdir/vmlinuz
-if is_debug_series "$series"; then
-	target=$arch
-	[ "$series" = debugraspi ] && target=raspi
-	[ -f "$kdir/.complete" ] && [ -f "$kernel" ] ||
-		die "no debug kernel in $kdir: run scripts/build-debug-kernel.sh $target"
+kernel=$KDIR_ROOT/vmlinuz
+if [ "$KERNEL" = own ]; then
+	[ -f "$KDIR_ROOT/.complete" ] && [ -f "$kernel" ] ||
+		die "no own kernel in $KDIR_ROOT: run scripts/build-debug-kernel.sh $SCENARIO"
 fi
 [ -f "$kernel" ] || die "$kernel missing: run scripts/install-deps.sh"
 
-# The machine: arch_facts and raspi_facts (scripts/arch.sh).
-if is_raspi_series "$series"; then
-	dtb=$(raspi_dtb "$series")
-	[ -n "$dtb" ] || die "bcm2837-rpi-3-b.dtb missing for $series: run scripts/install-deps.sh" \
-		"(raspi) or scripts/build-debug-kernel.sh raspi (debugraspi)"
-	raspi_facts "$dtb"
-else
-	arch_facts "$arch"
+# The machine (arch.sh machine_facts), with the scenario's device tree.
+dtb=
+if [ -n "$KERNEL_DTB" ]; then
+	dtb=$(scenario_dtb)
+	[ -n "$dtb" ] || die "$KERNEL_DTB missing for $SCENARIO: run scripts/install-deps.sh" \
+		"or scripts/build-debug-kernel.sh $SCENARIO"
 fi
-busybox=$BUSYBOX console=$CONSOLE pass_rc=$PASS_RC
+machine_facts "$dtb"
+arch=$ARCH busybox=$BUSYBOX console=$CONSOLE pass_rc=$PASS_RC
 [ -x "$busybox" ] || die "$busybox missing: run scripts/install-deps.sh"
 
 # The exit helper, built once per arch and again when its source changes.
@@ -107,40 +97,14 @@ chmod +x "$root/init"
 cp -a --remove-destination "$payload/." "$root/"
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$tmp/initrd.gz"
 
-slub=FZPU
-# Debian's 6.12 on arm64 boots with the parameters Raspberry Pi OS's kernel
-# gets from the firmware that a driver can notice: a 64 MiB CMA area (where
-# coherent DMA buffers come from) and zeroed allocations. Slab poisoning (P)
-# would take precedence over init_on_alloc in every cache ("mem auto-init:
-# SLAB_POISON will take precedence"), so this guest keeps the red zones and
-# sanity checks but lets allocations come zeroed, as on the Pi.
-pi_os=
-if [ "$series-$arch" = 6.12-arm64 ]; then
-	pi_os=" cma=64M init_on_alloc=1"
-	slub=FZU
-fi
-cmdline="console=$console panic=-1 oops=panic slub_debug=$slub loglevel=7 rdinit=/init$pi_os"
-# Debian's 6.1 is built without KFENCE.
-[ "$series" != 6.1 ] && cmdline+=" kfence.sample_interval=1"
-# Debug kernels (debug and debugraspi): readable addresses in KASAN/kmemleak
-# reports. kmemleak, lockdep, DMA-API debug and UBSAN are on by default
-# there. The first report taints the kernel and switches lockdep off, so the
-# first one ends the run (panic_on_warn: KASAN, UBSAN and DMA-API reports are
-# warnings too).
-is_debug_series "$series" && cmdline+=" no_hash_pointers panic_on_warn=1"
-# DMA-API debug checks that no two live mappings share a cache line, but
-# 6.12+ skips that check on arm64 while swiotlb can bounce unaligned
-# kmalloc buffers (DMA_BOUNCE_UNALIGNED_KMALLOC), and then bounces them
-# instead. Without swiotlb the Pi-twin debug guest checks every line: a
-# copy path that maps partial lines fails here (tests/dma.c dma_one_line).
-# The raspi guest's second boot covers bouncing (swiotlb=force).
-[ "$series-$arch" = debug-arm64 ] && cmdline+=" swiotlb=noforce"
+# The scenario's own arguments after the common ones, an extra boot's last.
+cmdline="console=$console panic=-1 oops=panic loglevel=7 rdinit=/init $CMDLINE"
 cmdline+=" ${MEMDRIVER_CMDLINE_EXTRA:-}"
 
 # KVM cannot run guests here, hence TCG. A panic makes QEMU exit 0, so the
 # verdict needs the guest's marker line as well as the exit status.
 mkdir -p "$(dirname "$logfile")"
-log "vm $series-$arch: booting $(cat "$kdir/release"), command line: $cmdline"
+log "vm $SCENARIO: booting $(cat "$KDIR_ROOT/release"), command line: $cmdline"
 SECONDS=0
 # TCG on x86 rarely crashes a kernel while it patches its own code at boot
 # (int3 Oops in the idle loop, seen once in many boots). A guest that dies
@@ -149,11 +113,11 @@ SECONDS=0
 # The boot's QEMU command and initramfs, kept beside its log: the command
 # runs again as is.
 cp "$tmp/initrd.gz" "$logfile.initrd.gz"
-qemu_cmd=("${QEMU[@]}" -accel tcg "${MACHINE[@]}" -nographic -no-reboot -monitor none
+qemu_cmd=("${QEMU[@]}" -accel tcg "${MACHINE_ARGS[@]}" -nographic -no-reboot -monitor none
 	-serial stdio -nic none -kernel "$kernel" -initrd "$logfile.initrd.gz" -append "$cmdline")
 printf '%q ' "${qemu_cmd[@]}" >"$logfile.qemu" && echo >>"$logfile.qemu"
 if $shell; then
-	log "vm $series-$arch: a shell with memdriver loaded; exit (or Ctrl-A x) ends it; log $logfile"
+	log "vm $SCENARIO: a shell with memdriver loaded; exit (or Ctrl-A x) ends it; log $logfile"
 	timeout --foreground "$tmo" "${qemu_cmd[@]}" 2>&1 | tee "$logfile" || true
 	exit 0
 fi
@@ -167,7 +131,7 @@ for attempt in 1 2; do
 	rc=0 boot_t0=$SECONDS boot_hung=false
 	while kill -0 "$qpid" 2>/dev/null && ! grep -aq 'MEMDRIVER-GUEST: start' "$logfile"; do
 		if [ $((SECONDS - boot_t0)) -ge "$BOOT_TIMEOUT" ]; then
-			log "vm $series-$arch: no /init after ${BOOT_TIMEOUT}s, stopping it"
+			log "vm $SCENARIO: no /init after ${BOOT_TIMEOUT}s, stopping it"
 			kill "$qpid" 2>/dev/null
 			boot_hung=true
 			break
@@ -180,7 +144,7 @@ for attempt in 1 2; do
 	grep -aq 'MEMDRIVER-GUEST: start' "$logfile" && break
 	[ $attempt = 2 ] && break
 	cp "$logfile" "$logfile.boot-failure"
-	log "vm $series-$arch: kernel died or hung before /init ran, booting again (log kept in $logfile.boot-failure)"
+	log "vm $SCENARIO: kernel died or hung before /init ran, booting again (log kept in $logfile.boot-failure)"
 done
 secs=$SECONDS
 
@@ -207,11 +171,11 @@ if ! err=$("$MEMDRIVER_TOP/scripts/console-badness.sh" "$logfile"); then
 fi
 
 if [ -n "$reason" ]; then
-	log "vm $series-$arch: FAIL ($reason) in ${secs}s, log $logfile"
+	log "vm $SCENARIO: FAIL ($reason) in ${secs}s, log $logfile"
 	exit 1
 elif [ "${cases_failed:-0}" != 0 ]; then
-	log "vm $series-$arch: FAIL ($cases_failed failed in the guest's suite; ran to its end, console clean) in ${secs}s, log $logfile"
+	log "vm $SCENARIO: FAIL ($cases_failed failed in the guest's suite; ran to its end, console clean) in ${secs}s, log $logfile"
 	exit 2
 fi
-log "vm $series-$arch: PASS in ${secs}s, log $logfile"
+log "vm $SCENARIO: PASS in ${secs}s, log $logfile"
 exit 0

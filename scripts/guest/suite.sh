@@ -1,16 +1,27 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs inside the QEMU guest as /run.sh (busybox sh). Loads memdriver with
-# default and custom parameters, runs memdriver_test (64- and 32-bit, fuzz,
-# stress), the tutorial's own program and the README's cat/echo demo, loads
-# it with modprobe and contrib/memdriver.conf, tries every bad parameter,
-# and loads and unloads it 100 times, checking slab and vmalloc usage. On
-# the debug kernels (/guest.conf DEBUG=1) it also fails every allocation of
-# each call and of the load in turn, and has kmemleak scan with the module
-# loaded, after the failed loads and after it is gone. Prints KTAP-style
-# "ok N - guest: ..." lines that the host counts; exits with the number of
-# failures.
+# Runs inside the QEMU guest as /run.sh (busybox sh): the sections its
+# scenario's SUITE names (/guest.conf, from scripts/test.sh), in order,
+# each a function below:
+#   kunit       the module built with its KUnit suite, loaded once: the
+#               suite's KTAP from the kernel log (own kernels, CONFIG_KUNIT)
+#   defaults    default parameters: memdriver_test 64- and 32-bit, fuzz,
+#               stress, faults (debug kernels), the tutorial's program and
+#               the README's cat/echo demo
+#   custom      two devices, odd sizes, small caps
+#   hold        release() of an fd holding a million objects yields
+#   modprobe    modprobe with contrib/memdriver.conf, as make install lays
+#               the module out
+#   bad_params  every bad parameter: EINVAL, a message, nothing left
+#   load_faults every allocation of the load failed in turn (fail-nth)
+#   cycles      100 load/unload cycles, slab and vmalloc usage back
+#   dma         the copy path with each dma_engine mode, the engine's
+#               channels (an engine guest)
+# On the debug kernels (DEBUG=1) kmemleak scans with the module loaded and
+# after it is gone, and the checkers must still be on at the end. Prints
+# KTAP "ok N - guest: ..." lines that the host counts, memdriver_test's
+# and KUnit's own nested inside; exits with the number of failures.
 
 KO=/memdriver.ko
 n=0
@@ -43,23 +54,17 @@ dmesg_since_mark() { dmesg | sed -n "/guest: mark $kmark\$/,\$p"; }
 page_bytes=$(($(grep -m1 KernelPageSize /proc/self/smaps | awk '{print $2}') * 1024))
 round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
 
-# From the host: the fuzz seed and sizes, and DEBUG=1 on the debug kernels,
-# where everything runs about ten times slower.
+# From the host (the scenario, scripts/scenarios/): the fuzz seed and
+# sizes; DEBUG=1 on the debug kernels; EXPECT_ENGINE=1 where the guest has
+# a DMA engine (raspi3b) that memdriver_test's engine cases must see;
+# TIMEOUT_SCALE, by which a case's time limit (a minute, or its own, for a
+# stock virt guest) grows on a slower one; the sections to run.
 FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 DEBUG=0
-# EXPECT_ENGINE=1: the guest has a DMA engine (raspi) and memdriver_test's
-# engine cases must see it; SECTIONS=dma: the DMA cases alone (the raspi
-# guests' second boot, with swiotlb=force; MEMDRIVER_GUEST_SECTIONS=dma
-# scripts/test.sh, for a quick look at the copy path).
-EXPECT_ENGINE= SECTIONS=all
+EXPECT_ENGINE=0 TIMEOUT_SCALE=1
+SUITE="defaults custom hold modprobe bad_params load_faults cycles dma"
 [ -f /guest.conf ] && . /guest.conf
 export MEMDRIVER_EXPECT_ENGINE=$EXPECT_ENGINE
-# A case's time limit (a minute, or its own) is for a stock virt guest:
-# the debug kernels run about ten times slower, the raspi machine half.
-if [ "$DEBUG" = 1 ]; then
-	export MEMDRIVER_TEST_TIMEOUT_SCALE=10
-elif [ "$EXPECT_ENGINE" = 1 ]; then
-	export MEMDRIVER_TEST_TIMEOUT_SCALE=4
-fi
+export MEMDRIVER_TEST_TIMEOUT_SCALE=$TIMEOUT_SCALE
 echo "KTAP version 1"
 echo "# guest: kernel $(uname -r) $(uname -m), page size $page_bytes"
 # Debug kernels show what they check with (CONFIG_IKCONFIG_PROC).
@@ -111,6 +116,53 @@ fi
 # Boot-time objects are not ours.
 [ "$DEBUG" = 1 ] && echo clear >$KMEMLEAK
 
+# ---- KUnit: the module's in-kernel arithmetic ----
+# The module built with its KUnit suite (MEMDRIVER_KUNIT=1) runs the suite
+# when it loads; the kernel logs its KTAP. Read back from the log after a
+# mark: prefixes ([time][caller]) dropped, KUnit's four-space levels made
+# this stream's "# " levels, one deeper than the check that loads it, and
+# "ok N name" (newer kernels) written "ok N - name" (as 6.1 prints it), so
+# each case counts as itself.
+kunit_ktap() {
+	sed -E 's/^\[[^]]*\](\[[^]]*\])? //' | awk '
+	/^ *(K?TAP version [0-9]+)$/ && !on { on = 1 }
+	!on { next }
+	{
+		line = $0
+		d = 1
+		while (substr(line, 1, 4) == "    ") {
+			d++
+			line = substr(line, 5)
+		}
+		if (line ~ /^(not )?ok [0-9]+ / && line !~ /^(not )?ok [0-9]+ - /)
+			sub(/^(not )?ok [0-9]+ /, "&- ", line)
+		if (line !~ /^(K?TAP version|1\.\.[0-9]+$|(not )?ok [0-9]+ |#)/)
+			line = "# " line
+		prefix = ""
+		for (i = 0; i < d; i++)
+			prefix = prefix "# "
+		print prefix line
+	}
+	on && /^(not )?ok [0-9]+ (- )?memdriver$/ { exit }'
+}
+section_kunit() {
+	if [ ! -f /memdriver-kunit.ko ]; then
+		not_ok "KUnit: /memdriver-kunit.ko missing (its build failed)"
+		return
+	fi
+	kmsg_mark
+	insmod /memdriver-kunit.ko
+	rc=$?
+	dmesg_since_mark | kunit_ktap >/tmp/kunit.ktap
+	cat /tmp/kunit.ktap
+	cases=$(grep -cE '^# # (not )?ok [0-9]+ - ' /tmp/kunit.ktap)
+	check "KUnit suite memdriver: loaded, $cases cases reported, all as planned" sh -c \
+		"[ $rc = 0 ] && [ $cases -gt 0 ] &&
+		 grep -qx '# # 1\.\.$cases' /tmp/kunit.ktap &&
+		 grep -qE '^# ok [0-9]+ - memdriver\$' /tmp/kunit.ktap"
+	check "rmmod the KUnit build" rmmod memdriver
+}
+
 # ---- The DMA engine: every guest; the raspi one has a BCM2835 DMA engine ----
 # Load with large regions so that the engine's copies run long (over one
 # control block of a "lite" channel, up to 4 MiB), then with each
@@ -143,7 +195,7 @@ chan_cycles() {
 	check "$((nchan + 1)) load/copy/unload cycles over $nchan channels: each back to in_use 0${leaked:+ (failed:$leaked)}" \
 		test -z "$leaked"
 }
-dma_section() {
+section_dma() {
 	echo "# guest: DMA engine cases (EXPECT_ENGINE=$EXPECT_ENGINE)"
 	check "insmod with 4 MiB kmalloc, vmalloc and pages regions" insmod $KO \
 		kmalloc_size=4194304 vmalloc_size=4194304 pages_size=4194304
@@ -201,7 +253,322 @@ dma_section() {
 		chan_cycles
 	fi
 }
+# ---- 1. Default parameters ----
+# (Debug kernels: smaller object caps, so the cap cases fill them in
+# seconds rather than minutes; room for faults' fd holding 4096 objects.)
+section_defaults() {
+	LOAD1=
+	[ "$DEBUG" = 1 ] && LOAD1="max_objects=16384 max_objects_per_fd=8192"
+	check "insmod with defaults${LOAD1:+ but $LOAD1}" insmod $KO $LOAD1
+	check "/dev/memdriver0 is a char device" test -c /dev/memdriver0
+	check "/dev/memdriver0 mode is 0600" \
+		test "$(stat -c %a /dev/memdriver0)" = 600
+	check "default region sizes" test \
+		"$(sysfs kmalloc_size) $(sysfs vmalloc_size) $(sysfs dma_size) $(sysfs pages_size)" = \
+		"$(round_page 4096) $(round_page 1048576) $(round_page 16384) $(round_page 16384)"
+	# scripts/udev-check.sh fakes exactly this device for the udev rule.
+	check "memdriver0 in sysfs as udev-check.sh fakes it" sh -c \
+		'test "$(readlink -f /sys/class/memdriver/memdriver0)" = /sys/devices/platform/memdriver.0/memdriver/memdriver0 &&
+		 test "$(basename "$(readlink /sys/class/memdriver/memdriver0/subsystem)")" = memdriver &&
+		 grep -qx DEVNAME=memdriver0 /sys/class/memdriver/memdriver0/uevent'
+	check "one load message, no raw pointers" sh -c \
+		'[ "$(dmesg | grep -c "memdriver memdriver0: major")" = 1 ] &&
+		 ! dmesg | grep memdriver | grep -Eq "ffff[0-9a-f]{8}"'
+
+	before=$(log_lines)
+	check "memdriver_test (64-bit)" nested /memdriver_test --fresh
+	# Bench smoke: one short iteration prints its table; no speed is asserted.
+	[ "$DEBUG" = 1 ] || check "memdriver_test bench --quick prints a table" sh -c \
+		'/memdriver_test bench --quick >/tmp/bench.log 2>&1 && grep -q "^P5 " /tmp/bench.log'
+	check "nothing logged per open" test "$(log_lines)" = "$before"
+	# The whole suite again as a 32-bit program (i386 or armhf), through
+	# compat_ioctl; not --fresh: the memory is no longer zero.
+	if [ -f /memdriver_test32 ]; then
+		check "memdriver_test32 is a 32-bit ELF" \
+			test "$(head -c 5 /memdriver_test32 | tail -c 1 | od -An -tx1 | tr -d ' ')" = 01
+		check "memdriver_test32 (32-bit user space)" nested /memdriver_test32
+	else
+		not_ok "memdriver_test32 missing: the 32-bit build failed"
+	fi
+	/memdriver_test info >/tmp/info.log 2>&1
+	rc=$?
+	sed 's/^/# info: /' /tmp/info.log
+	check "memdriver_test info shows each region's runs" sh -c \
+		"[ $rc = 0 ] && [ \$(grep -c 'physically contiguous run' /tmp/info.log) = 4 ]"
+	# A subject or a case by name: the plan counts exactly the cases that run.
+	plan_matches() { # log: "1..K" and K result lines, K given
+		[ "$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$1")" = "$2" ] &&
+			[ "$(grep -cE '^(not )?ok [0-9]+ - ' "$1")" = "$2" ]
+	}
+	/memdriver_test rw >/tmp/rw.log 2>&1
+	rw_rc=$?
+	rw_cases=$(grep -cE '^ok [0-9]+ - ' /tmp/rw.log)
+	rw_ok() {
+		[ $rw_rc = 0 ] && [ "$rw_cases" -gt 1 ] && [ "$rw_cases" -lt 20 ] &&
+			plan_matches /tmp/rw.log "$rw_cases"
+	}
+	# Printed nested, so that its cases count as themselves and the check only
+	# for a plan that disagrees with them.
+	sed 's/^/# /' /tmp/rw.log
+	check "memdriver_test rw: exit 0, plan 1..$rw_cases for its $rw_cases cases" rw_ok
+	/memdriver_test readonly_fd >/tmp/one.log 2>&1
+	one_rc=$?
+	one_ok() {
+		[ $one_rc = 0 ] && grep -qx 'ok 1 - readonly_fd' /tmp/one.log &&
+			plan_matches /tmp/one.log 1
+	}
+	sed 's/^/# /' /tmp/one.log
+	check "memdriver_test readonly_fd: exit 0, plan 1..1" one_ok
+
+	# Model-based random testing; the host picks the seed (/guest.conf) and
+	# prints it, so a failure reproduces with the same seed.
+	check "fuzz: $FUZZ_OPS random operations match the model (seed $FUZZ_SEED)" \
+		nested /memdriver_test fuzz --seed "$FUZZ_SEED" --ops "$FUZZ_OPS"
+	# 4 processes x 4 threads, half of them on one shared fd, then a count.
+	check "stress: processes x threads, every object accounted for" nested /memdriver_test stress
+	if $FAULTS; then
+		echo "MEMDRIVER-FAULTS-BEGIN"
+		nested /memdriver_test faults
+		rc=$?
+		echo "MEMDRIVER-FAULTS-END"
+		check "every allocation and user copy of each call failed once" test $rc = 0
+		check "stress after fault injection" nested /memdriver_test stress --rounds 200
+	fi
+
+	# The tutorial's test program, compiled unchanged from the tutorial.
+	/tutorial_test >/tmp/tutorial.log 2>&1
+	rc=$?
+	# The tutorial prints raw device bytes: keep the console log text.
+	tr -cd '\11\12\40-\176' </tmp/tutorial.log | sed 's/^/# tutorial: /'
+	check "tutorial program exits 0" test $rc = 0
+	check "tutorial program allocated and freed 5 objects" test \
+		"$(grep -c '^Allocated object ID: [1-9]' /tmp/tutorial.log) $(grep -c '^Freed object ID: [1-9]' /tmp/tutorial.log)" = "5 5"
+	if [ "$page_bytes" = 4096 ]; then
+		check "tutorial program mapped kmalloc and DMA offsets" sh -c \
+			'! grep -q Failed /tmp/tutorial.log &&
+			 grep -q "^Wrote pattern to mapped memory: ABCDEFGHIJKLMNOP$" /tmp/tutorial.log &&
+			 grep -q "^Wrote pattern to mapped DMA memory: 0123456789:;<=>?$" /tmp/tutorial.log'
+	else
+		# Its "DMA" offset, 4096, is not a page boundary on 16 KiB pages.
+		check "tutorial program mapped kmalloc; offset 4096 refused with EINVAL" sh -c \
+			'grep -q "^Wrote pattern to mapped memory: ABCDEFGHIJKLMNOP$" /tmp/tutorial.log &&
+			 grep -q "^Failed to map DMA memory: Invalid argument$" /tmp/tutorial.log'
+	fi
+
+	# The README's demo.
+	echo "Testing memory allocation" >/dev/memdriver0
+	check "echo then cat reads the text back" test \
+		"$(head -c 26 /dev/memdriver0)" = "Testing memory allocation"
+	check "cat reads the whole device and stops" test \
+		"$(cat /dev/memdriver0 | wc -c)" = "$(sysfs total_size)"
+	check "echo past the end fails with ENOSPC" sh -c \
+		'! dd if=/dev/zero of=/dev/memdriver0 bs=1 count=1 seek=$(cat /sys/class/memdriver/memdriver0/total_size) 2>/tmp/dd.err &&
+		 grep -q "No space left on device" /tmp/dd.err'
+	check "objects count back to 0" test "$(sysfs objects)" = 0
+	[ "$DEBUG" = 1 ] && check "kmemleak: no leak with the module loaded" kmemleak_clean
+	check "rmmod" rmmod memdriver
+	check "class, device and debugfs gone" sh -c \
+		'! test -e /sys/class/memdriver && ! test -e /dev/memdriver0 &&
+		 ! test -e /sys/kernel/debug/memdriver'
+}
+
+# ---- 2. Custom parameters: two devices, odd sizes, small caps ----
+section_custom() {
+	check "insmod with custom parameters" insmod $KO nr_devices=2 \
+		kmalloc_size=5000 vmalloc_size=70000 dma_size=8192 pages_size=12288 \
+		max_objects_per_fd=8 max_objects=12 dev_mode=0660
+	check "custom sizes rounded up to the page size" test \
+		"$(sysfs kmalloc_size 1) $(sysfs vmalloc_size 1) $(sysfs dma_size 1) $(sysfs pages_size 1)" = \
+		"$(round_page 5000) $(round_page 70000) $(round_page 8192) $(round_page 12288)"
+	check "dev_mode=0660 applied" test "$(stat -c %a /dev/memdriver1)" = 660
+	# memdriver1 first: the run on memdriver0 writes to memdriver1 as well.
+	check "memdriver_test on memdriver1" nested /memdriver_test --fresh -d /dev/memdriver1
+	[ "$DEBUG" = 1 ] ||
+		check "memdriver_test on memdriver0" nested /memdriver_test --fresh -d /dev/memdriver0
+	check "fuzz at small caps: $FUZZ_CAPS_OPS operations (seed $((FUZZ_SEED + 1)))" \
+		nested /memdriver_test -d /dev/memdriver1 fuzz --seed $((FUZZ_SEED + 1)) --ops "$FUZZ_CAPS_OPS"
+	if $FAULTS; then
+		# The second device, with odd region sizes and small caps.
+		echo "MEMDRIVER-FAULTS-BEGIN"
+		nested /memdriver_test -d /dev/memdriver1 faults
+		rc=$?
+		echo "MEMDRIVER-FAULTS-END"
+		check "every allocation and user copy of each call failed once on memdriver1" test $rc = 0
+	fi
+	check "rmmod after custom load" rmmod memdriver
+}
+
+# ---- 2a. release() of an fd holding many objects yields the CPU ----
+# The soft-lockup detector reports a CPU that has not scheduled for twice
+# watchdog_thresh seconds: 2 s here, for this step only.
+section_hold() {
+	HOLD=1048576
+	[ "$DEBUG" = 1 ] && HOLD=262144
+	check "insmod with caps of 16M objects" insmod $KO max_objects=16777216 max_objects_per_fd=16777216
+	thresh=$(cat /proc/sys/kernel/watchdog_thresh 2>/dev/null)
+	[ -n "$thresh" ] && echo 1 >/proc/sys/kernel/watchdog_thresh
+	/memdriver_test hold $HOLD >/tmp/hold.log 2>&1
+	rc=$?
+	[ -n "$thresh" ] && echo "$thresh" >/proc/sys/kernel/watchdog_thresh
+	sed 's/^/# /' /tmp/hold.log
+	check "close of an fd holding $HOLD objects frees them all${thresh:+, no soft lockup at watchdog_thresh=1}" test $rc = 0
+	check "rmmod after holding $HOLD objects" rmmod memdriver
+}
+
+# ---- 2b. modprobe from /lib/modules (as make install lays it out) with
+# contrib/memdriver.conf in /etc/modprobe.d ----
+section_modprobe() {
+	check "modprobe memdriver" modprobe memdriver
+	bad=
+	for o in $(sed -n 's/^options memdriver //p' /etc/modprobe.d/memdriver.conf); do
+		v=$(cat "/sys/module/memdriver/parameters/${o%%=*}")
+		# Numbers compare by value (dev_mode 0600 reads 384), words as text.
+		[ "$v" = "${o#*=}" ] || [ "$v" = "$((${o#*=}))" ] || bad="$bad ${o%%=*}=$v"
+	done
+	check "every option of memdriver.conf applied${bad:+ (got$bad)}" test -z "$bad"
+	check "modprobe -r memdriver" modprobe -r memdriver
+}
+
+# ---- 3. Bad parameters: -EINVAL, a clear message, nothing left ----
+section_bad_params() {
+	for p in nr_devices=0 nr_devices=9 kmalloc_size=0 kmalloc_size=4194305 \
+		vmalloc_size=0 vmalloc_size=268435457 dma_size=0 dma_size=4194305 \
+		pages_size=0 pages_size=4194305 max_objects=0 max_objects_per_fd=0 \
+		max_objects=16777217 dev_mode=01777; do
+		kmsg_mark
+		out=$(insmod $KO "$p" 2>&1)
+		rc=$?
+		name=${p%%=*}
+		if [ $rc != 0 ] && echo "$out" | grep -q 'Invalid argument' &&
+		   dmesg_since_mark | grep -q "memdriver: $name=" &&
+		   ! grep -q '^memdriver ' /proc/modules && ! test -e /sys/class/memdriver; then
+			ok "insmod $p fails with EINVAL and says why"
+		else
+			not_ok "insmod $p fails with EINVAL and says why (rc $rc: $out)"
+		fi
+	done
+}
+
+# ---- 4. Failing every allocation of the load, in turn ----
+section_load_faults() {
+	if $FAULTS; then
+		# Every point of a one-device load. Two devices double the points,
+		# the first half the same as before: every 4th there, from an offset
+		# the seed picks, so runs cover different points. With
+		# DEBUG_KOBJECT_RELEASE every failed load waits seconds for its
+		# kobjects: every 40th and 80th there.
+		stride1="--stride 1" stride2="--stride 4 --offset $FUZZ_SEED"
+		if $KOBJECT_RELEASE; then
+			stride1="--stride 40 --offset $FUZZ_SEED"
+			stride2="--stride 80 --offset $FUZZ_SEED"
+		fi
+		echo "MEMDRIVER-FAULTS-BEGIN"
+		nested /memdriver_test load-faults $stride1 $KO
+		rc1=$?
+		# Two devices, while another thread keeps opening them: device 0
+		# exists while device 1's creation fails.
+		nested /memdriver_test load-faults $stride2 $KO nr_devices=2
+		rc2=$?
+		echo "MEMDRIVER-FAULTS-END"
+		check "load with failure points armed in turn (${stride1%% --offset*})" test $rc1 = 0
+		check "two-device load with failure points armed (${stride2%% --offset*}), devices opened meanwhile" \
+			test $rc2 = 0
+		kmemleak_clean
+		check "kmemleak after the failed loads: no leak but the kernel's own ($known_leaks)" test $? = 0
+	fi
+}
+
+# ---- 5. Load/unload cycles leave nothing behind ----
+# Every other cycle closes an fd that still owns objects. Slab caches are
+# shrunk before they are counted (on KASAN kernels that also empties the
+# quarantine of freed objects); one cycle warms up first.
+section_cycles() {
+	CYCLES=100
+	# Each unload waits 1-4 s per kobject stage with DEBUG_KOBJECT_RELEASE.
+	$KOBJECT_RELEASE && CYCLES=30
+	cycle() {
+		insmod $KO && if [ $(($1 % 2)) = 1 ]; then
+			/memdriver_test test release_frees_objects >/dev/null
+		else
+			(exec 3<>/dev/memdriver0)
+		fi && rmmod memdriver
+	}
+	# SLUB counts the free objects of the slabs a CPU holds as in use, and any
+	# forked process refills those: shrink each cache (which flushes them) and
+	# read its count right after, with shell builtins only. Merged caches are
+	# symlinks to the one they share. The first reading of a sysfs file
+	# allocates its kernfs attributes: read everything once before the baseline.
+	slab_usage() { # file
+		echo 3 >/proc/sys/vm/drop_caches
+		for d in /sys/kernel/slab/*; do
+			[ -L "$d" ] && continue
+			echo 1 >"$d/shrink"
+			read -r objects rest <"$d/objects" && echo "${d##*/} $objects"
+		done >"$1" 2>/dev/null
+	}
+	vmalloc_kb() { awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo; }
+	cycle 1
+	slab_usage /tmp/slab.before
+	slab_usage /tmp/slab.before
+	vmalloc_before=$(vmalloc_kb)
+	i=0
+	cycles_ok=true
+	while [ $i -lt $CYCLES ]; do
+		cycle $i || cycles_ok=false
+		i=$((i + 1))
+	done
+	check "$CYCLES load/unload cycles, every other with objects left at close" $cycles_ok
+	check "module gone after cycles" sh -c '! grep -q "^memdriver " /proc/modules'
+	# A leak of one object every other cycle grows a cache by $CYCLES/2. The
+	# dentry and inode caches (and the LSMs' per-inode blobs) follow the
+	# shell's path lookups, about one entry a cycle staying cached here, and
+	# kmemleak's metadata follows every cache; the driver allocates from none.
+	slab_grown() {
+		awk -v lim=$((CYCLES / 2)) 'NR == FNR { was[$1] = $2; next }
+		/^(dentry|[a-z_]*inode_cache|kmemleak_object|debug_objects_cache) / { next }
+		$2 - was[$1] >= lim { printf " %s+%d", $1, $2 - was[$1] }' /tmp/slab.before /tmp/slab.after
+	}
+	# Some frees wait for an RCU grace period and its callbacks (6.1 frees
+	# every struct file with call_rcu()), which TCG can leave pending for
+	# seconds: count again, a second apart, while anything looks grown. A
+	# leak stays grown through every count.
+	slab_usage /tmp/slab.after
+	grown=$(slab_grown)
+	first_grown=$grown
+	recounts=0
+	while [ -n "$grown" ] && [ $recounts -lt 10 ]; do
+		sleep 1
+		slab_usage /tmp/slab.after
+		grown=$(slab_grown)
+		recounts=$((recounts + 1))
+	done
+	[ $recounts = 0 ] ||
+		echo "# guest: slab caches counted $recounts more times (first count grew:$first_grown)"
+	most=$(awk 'NR == FNR { was[$1] = $2; next } $2 - was[$1] > d { d = $2 - was[$1]; c = $1 }
+		END { print c ? c " +" d : "none" }' /tmp/slab.before /tmp/slab.after)
+	check "slab caches back to baseline after $CYCLES cycles (most grown: $most)${grown:+ (grew:$grown)}" \
+		test -z "$grown"
+	# Less than a quarter of one vmalloc region: process stacks (VMAP_STACK)
+	# are cached a few at a time and move this by tens of kB.
+	vmalloc_after=$(vmalloc_kb)
+	check "vmalloc usage back to baseline ($vmalloc_before kB, now $vmalloc_after kB)" \
+		test $((vmalloc_after - vmalloc_before)) -lt 256
+}
+
+# The debug kernels at the end: no leak once the module is gone, and the
+# checkers still on (the first report of either would switch it off).
+checkers_still_on() {
+	kmemleak_clean
+	check "kmemleak: no leak after the module is gone (kernel's own: $known_leaks)" test $? = 0
+	# Still on at the end: the first report of either would switch it off.
+	check "DMA-API debug still on, error_count $(cat /sys/kernel/debug/dma-api/error_count)" \
+		test "$(cat /sys/kernel/debug/dma-api/disabled) $(cat /sys/kernel/debug/dma-api/error_count)" = "N 0"
+	check "lockdep still on (debug_locks 1)" \
+		grep -q '^ *debug_locks: *1$' /proc/lockdep_stats
+}
+
 guest_end() {
+	[ "$DEBUG" = 1 ] && checkers_still_on
 	echo "1..$n"
 	echo "# guest: $n checks, $fails failed"
 	echo "MEMDRIVER-DMESG-BEGIN"
@@ -210,308 +577,12 @@ guest_end() {
 	exit $fails
 }
 
-if [ "$SECTIONS" = dma ]; then
-	echo "# guest: the DMA cases alone: $(cat /proc/cmdline)"
-	dma_section
-	guest_end
-fi
-
-# ---- 1. Default parameters ----
-# (Debug kernels: smaller object caps, so the cap cases fill them in
-# seconds rather than minutes; room for faults' fd holding 4096 objects.)
-LOAD1=
-[ "$DEBUG" = 1 ] && LOAD1="max_objects=16384 max_objects_per_fd=8192"
-check "insmod with defaults${LOAD1:+ but $LOAD1}" insmod $KO $LOAD1
-check "/dev/memdriver0 is a char device" test -c /dev/memdriver0
-check "/dev/memdriver0 mode is 0600" \
-	test "$(stat -c %a /dev/memdriver0)" = 600
-check "default region sizes" test \
-	"$(sysfs kmalloc_size) $(sysfs vmalloc_size) $(sysfs dma_size) $(sysfs pages_size)" = \
-	"$(round_page 4096) $(round_page 1048576) $(round_page 16384) $(round_page 16384)"
-# scripts/udev-check.sh fakes exactly this device for the udev rule.
-check "memdriver0 in sysfs as udev-check.sh fakes it" sh -c \
-	'test "$(readlink -f /sys/class/memdriver/memdriver0)" = /sys/devices/platform/memdriver.0/memdriver/memdriver0 &&
-	 test "$(basename "$(readlink /sys/class/memdriver/memdriver0/subsystem)")" = memdriver &&
-	 grep -qx DEVNAME=memdriver0 /sys/class/memdriver/memdriver0/uevent'
-check "one load message, no raw pointers" sh -c \
-	'[ "$(dmesg | grep -c "memdriver memdriver0: major")" = 1 ] &&
-	 ! dmesg | grep memdriver | grep -Eq "ffff[0-9a-f]{8}"'
-
-before=$(log_lines)
-check "memdriver_test (64-bit)" nested /memdriver_test --fresh
-# Bench smoke: one short iteration prints its table; no speed is asserted.
-[ "$DEBUG" = 1 ] || check "memdriver_test bench --quick prints a table" sh -c \
-	'/memdriver_test bench --quick >/tmp/bench.log 2>&1 && grep -q "^P5 " /tmp/bench.log'
-check "nothing logged per open" test "$(log_lines)" = "$before"
-# The whole suite again as a 32-bit program (i386 or armhf), through
-# compat_ioctl; not --fresh: the memory is no longer zero.
-if [ -f /memdriver_test32 ]; then
-	check "memdriver_test32 is a 32-bit ELF" \
-		test "$(head -c 5 /memdriver_test32 | tail -c 1 | od -An -tx1 | tr -d ' ')" = 01
-	check "memdriver_test32 (32-bit user space)" nested /memdriver_test32
-else
-	not_ok "memdriver_test32 missing: the 32-bit build failed"
-fi
-/memdriver_test info >/tmp/info.log 2>&1
-rc=$?
-sed 's/^/# info: /' /tmp/info.log
-check "memdriver_test info shows each region's runs" sh -c \
-	"[ $rc = 0 ] && [ \$(grep -c 'physically contiguous run' /tmp/info.log) = 4 ]"
-# A subject or a case by name: the plan counts exactly the cases that run.
-plan_matches() { # log: "1..K" and K result lines, K given
-	[ "$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$1")" = "$2" ] &&
-		[ "$(grep -cE '^(not )?ok [0-9]+ - ' "$1")" = "$2" ]
-}
-/memdriver_test rw >/tmp/rw.log 2>&1
-rw_rc=$?
-rw_cases=$(grep -cE '^ok [0-9]+ - ' /tmp/rw.log)
-rw_ok() {
-	[ $rw_rc = 0 ] && [ "$rw_cases" -gt 1 ] && [ "$rw_cases" -lt 20 ] &&
-		plan_matches /tmp/rw.log "$rw_cases"
-}
-# Printed nested, so that its cases count as themselves and the check only
-# for a plan that disagrees with them.
-sed 's/^/# /' /tmp/rw.log
-check "memdriver_test rw: exit 0, plan 1..$rw_cases for its $rw_cases cases" rw_ok
-/memdriver_test readonly_fd >/tmp/one.log 2>&1
-one_rc=$?
-one_ok() {
-	[ $one_rc = 0 ] && grep -qx 'ok 1 - readonly_fd' /tmp/one.log &&
-		plan_matches /tmp/one.log 1
-}
-sed 's/^/# /' /tmp/one.log
-check "memdriver_test readonly_fd: exit 0, plan 1..1" one_ok
-
-# Model-based random testing; the host picks the seed (/guest.conf) and
-# prints it, so a failure reproduces with the same seed.
-check "fuzz: $FUZZ_OPS random operations match the model (seed $FUZZ_SEED)" \
-	nested /memdriver_test fuzz --seed "$FUZZ_SEED" --ops "$FUZZ_OPS"
-# 4 processes x 4 threads, half of them on one shared fd, then a count.
-check "stress: processes x threads, every object accounted for" nested /memdriver_test stress
-if $FAULTS; then
-	echo "MEMDRIVER-FAULTS-BEGIN"
-	nested /memdriver_test faults
-	rc=$?
-	echo "MEMDRIVER-FAULTS-END"
-	check "every allocation and user copy of each call failed once" test $rc = 0
-	check "stress after fault injection" nested /memdriver_test stress --rounds 200
-fi
-
-# The tutorial's test program, compiled unchanged from the tutorial.
-/tutorial_test >/tmp/tutorial.log 2>&1
-rc=$?
-# The tutorial prints raw device bytes: keep the console log text.
-tr -cd '\11\12\40-\176' </tmp/tutorial.log | sed 's/^/# tutorial: /'
-check "tutorial program exits 0" test $rc = 0
-check "tutorial program allocated and freed 5 objects" test \
-	"$(grep -c '^Allocated object ID: [1-9]' /tmp/tutorial.log) $(grep -c '^Freed object ID: [1-9]' /tmp/tutorial.log)" = "5 5"
-if [ "$page_bytes" = 4096 ]; then
-	check "tutorial program mapped kmalloc and DMA offsets" sh -c \
-		'! grep -q Failed /tmp/tutorial.log &&
-		 grep -q "^Wrote pattern to mapped memory: ABCDEFGHIJKLMNOP$" /tmp/tutorial.log &&
-		 grep -q "^Wrote pattern to mapped DMA memory: 0123456789:;<=>?$" /tmp/tutorial.log'
-else
-	# Its "DMA" offset, 4096, is not a page boundary on 16 KiB pages.
-	check "tutorial program mapped kmalloc; offset 4096 refused with EINVAL" sh -c \
-		'grep -q "^Wrote pattern to mapped memory: ABCDEFGHIJKLMNOP$" /tmp/tutorial.log &&
-		 grep -q "^Failed to map DMA memory: Invalid argument$" /tmp/tutorial.log'
-fi
-
-# The README's demo.
-echo "Testing memory allocation" >/dev/memdriver0
-check "echo then cat reads the text back" test \
-	"$(head -c 26 /dev/memdriver0)" = "Testing memory allocation"
-check "cat reads the whole device and stops" test \
-	"$(cat /dev/memdriver0 | wc -c)" = "$(sysfs total_size)"
-check "echo past the end fails with ENOSPC" sh -c \
-	'! dd if=/dev/zero of=/dev/memdriver0 bs=1 count=1 seek=$(cat /sys/class/memdriver/memdriver0/total_size) 2>/tmp/dd.err &&
-	 grep -q "No space left on device" /tmp/dd.err'
-check "objects count back to 0" test "$(sysfs objects)" = 0
-[ "$DEBUG" = 1 ] && check "kmemleak: no leak with the module loaded" kmemleak_clean
-check "rmmod" rmmod memdriver
-check "class, device and debugfs gone" sh -c \
-	'! test -e /sys/class/memdriver && ! test -e /dev/memdriver0 &&
-	 ! test -e /sys/kernel/debug/memdriver'
-
-# ---- 2. Custom parameters: two devices, odd sizes, small caps ----
-check "insmod with custom parameters" insmod $KO nr_devices=2 \
-	kmalloc_size=5000 vmalloc_size=70000 dma_size=8192 pages_size=12288 \
-	max_objects_per_fd=8 max_objects=12 dev_mode=0660
-check "custom sizes rounded up to the page size" test \
-	"$(sysfs kmalloc_size 1) $(sysfs vmalloc_size 1) $(sysfs dma_size 1) $(sysfs pages_size 1)" = \
-	"$(round_page 5000) $(round_page 70000) $(round_page 8192) $(round_page 12288)"
-check "dev_mode=0660 applied" test "$(stat -c %a /dev/memdriver1)" = 660
-# memdriver1 first: the run on memdriver0 writes to memdriver1 as well.
-check "memdriver_test on memdriver1" nested /memdriver_test --fresh -d /dev/memdriver1
-[ "$DEBUG" = 1 ] ||
-	check "memdriver_test on memdriver0" nested /memdriver_test --fresh -d /dev/memdriver0
-check "fuzz at small caps: $FUZZ_CAPS_OPS operations (seed $((FUZZ_SEED + 1)))" \
-	nested /memdriver_test -d /dev/memdriver1 fuzz --seed $((FUZZ_SEED + 1)) --ops "$FUZZ_CAPS_OPS"
-if $FAULTS; then
-	# The second device, with odd region sizes and small caps.
-	echo "MEMDRIVER-FAULTS-BEGIN"
-	nested /memdriver_test -d /dev/memdriver1 faults
-	rc=$?
-	echo "MEMDRIVER-FAULTS-END"
-	check "every allocation and user copy of each call failed once on memdriver1" test $rc = 0
-fi
-check "rmmod after custom load" rmmod memdriver
-
-# ---- 2a. release() of an fd holding many objects yields the CPU ----
-# The soft-lockup detector reports a CPU that has not scheduled for twice
-# watchdog_thresh seconds: 2 s here, for this step only.
-HOLD=1048576
-[ "$DEBUG" = 1 ] && HOLD=262144
-check "insmod with caps of 16M objects" insmod $KO max_objects=16777216 max_objects_per_fd=16777216
-thresh=$(cat /proc/sys/kernel/watchdog_thresh 2>/dev/null)
-[ -n "$thresh" ] && echo 1 >/proc/sys/kernel/watchdog_thresh
-/memdriver_test hold $HOLD >/tmp/hold.log 2>&1
-rc=$?
-[ -n "$thresh" ] && echo "$thresh" >/proc/sys/kernel/watchdog_thresh
-sed 's/^/# /' /tmp/hold.log
-check "close of an fd holding $HOLD objects frees them all${thresh:+, no soft lockup at watchdog_thresh=1}" test $rc = 0
-check "rmmod after holding $HOLD objects" rmmod memdriver
-
-# ---- 2b. modprobe from /lib/modules (as make install lays it out) with
-# contrib/memdriver.conf in /etc/modprobe.d ----
-check "modprobe memdriver" modprobe memdriver
-bad=
-for o in $(sed -n 's/^options memdriver //p' /etc/modprobe.d/memdriver.conf); do
-	v=$(cat "/sys/module/memdriver/parameters/${o%%=*}")
-	# Numbers compare by value (dev_mode 0600 reads 384), words as text.
-	[ "$v" = "${o#*=}" ] || [ "$v" = "$((${o#*=}))" ] || bad="$bad ${o%%=*}=$v"
-done
-check "every option of memdriver.conf applied${bad:+ (got$bad)}" test -z "$bad"
-check "modprobe -r memdriver" modprobe -r memdriver
-
-# ---- 3. Bad parameters: -EINVAL, a clear message, nothing left ----
-for p in nr_devices=0 nr_devices=9 kmalloc_size=0 kmalloc_size=4194305 \
-	vmalloc_size=0 vmalloc_size=268435457 dma_size=0 dma_size=4194305 \
-	pages_size=0 pages_size=4194305 max_objects=0 max_objects_per_fd=0 \
-	max_objects=16777217 dev_mode=01777; do
-	kmsg_mark
-	out=$(insmod $KO "$p" 2>&1)
-	rc=$?
-	name=${p%%=*}
-	if [ $rc != 0 ] && echo "$out" | grep -q 'Invalid argument' &&
-	   dmesg_since_mark | grep -q "memdriver: $name=" &&
-	   ! grep -q '^memdriver ' /proc/modules && ! test -e /sys/class/memdriver; then
-		ok "insmod $p fails with EINVAL and says why"
+echo "# guest: sections: $SUITE; command line: $(cat /proc/cmdline)"
+for section in $SUITE; do
+	if command -v "section_$section" >/dev/null; then
+		"section_$section"
 	else
-		not_ok "insmod $p fails with EINVAL and says why (rc $rc: $out)"
+		not_ok "no suite section $section"
 	fi
 done
-
-# ---- 4. Failing every allocation of the load, in turn ----
-if $FAULTS; then
-	# Every point of a one-device load. Two devices double the points,
-	# the first half the same as before: every 4th there, from an offset
-	# the seed picks, so runs cover different points. With
-	# DEBUG_KOBJECT_RELEASE every failed load waits seconds for its
-	# kobjects: every 40th and 80th there.
-	stride1="--stride 1" stride2="--stride 4 --offset $FUZZ_SEED"
-	if $KOBJECT_RELEASE; then
-		stride1="--stride 40 --offset $FUZZ_SEED"
-		stride2="--stride 80 --offset $FUZZ_SEED"
-	fi
-	echo "MEMDRIVER-FAULTS-BEGIN"
-	nested /memdriver_test load-faults $stride1 $KO
-	rc1=$?
-	# Two devices, while another thread keeps opening them: device 0
-	# exists while device 1's creation fails.
-	nested /memdriver_test load-faults $stride2 $KO nr_devices=2
-	rc2=$?
-	echo "MEMDRIVER-FAULTS-END"
-	check "load with failure points armed in turn (${stride1%% --offset*})" test $rc1 = 0
-	check "two-device load with failure points armed (${stride2%% --offset*}), devices opened meanwhile" \
-		test $rc2 = 0
-	kmemleak_clean
-	check "kmemleak after the failed loads: no leak but the kernel's own ($known_leaks)" test $? = 0
-fi
-
-# ---- 5. Load/unload cycles leave nothing behind ----
-# Every other cycle closes an fd that still owns objects. Slab caches are
-# shrunk before they are counted (on KASAN kernels that also empties the
-# quarantine of freed objects); one cycle warms up first.
-CYCLES=100
-# Each unload waits 1-4 s per kobject stage with DEBUG_KOBJECT_RELEASE.
-$KOBJECT_RELEASE && CYCLES=30
-cycle() {
-	insmod $KO && if [ $(($1 % 2)) = 1 ]; then
-		/memdriver_test test release_frees_objects >/dev/null
-	else
-		(exec 3<>/dev/memdriver0)
-	fi && rmmod memdriver
-}
-# SLUB counts the free objects of the slabs a CPU holds as in use, and any
-# forked process refills those: shrink each cache (which flushes them) and
-# read its count right after, with shell builtins only. Merged caches are
-# symlinks to the one they share. The first reading of a sysfs file
-# allocates its kernfs attributes: read everything once before the baseline.
-slab_usage() { # file
-	echo 3 >/proc/sys/vm/drop_caches
-	for d in /sys/kernel/slab/*; do
-		[ -L "$d" ] && continue
-		echo 1 >"$d/shrink"
-		read -r objects rest <"$d/objects" && echo "${d##*/} $objects"
-	done >"$1" 2>/dev/null
-}
-vmalloc_kb() { awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo; }
-cycle 1
-slab_usage /tmp/slab.before
-slab_usage /tmp/slab.before
-vmalloc_before=$(vmalloc_kb)
-i=0
-cycles_ok=true
-while [ $i -lt $CYCLES ]; do
-	cycle $i || cycles_ok=false
-	i=$((i + 1))
-done
-check "$CYCLES load/unload cycles, every other with objects left at close" $cycles_ok
-check "module gone after cycles" sh -c '! grep -q "^memdriver " /proc/modules'
-# A leak of one object every other cycle grows a cache by $CYCLES/2. The
-# dentry and inode caches (and the LSMs' per-inode blobs) follow the
-# shell's path lookups, about one entry a cycle staying cached here, and
-# kmemleak's metadata follows every cache; the driver allocates from none.
-slab_grown() {
-	awk -v lim=$((CYCLES / 2)) 'NR == FNR { was[$1] = $2; next }
-	/^(dentry|[a-z_]*inode_cache|kmemleak_object|debug_objects_cache) / { next }
-	$2 - was[$1] >= lim { printf " %s+%d", $1, $2 - was[$1] }' /tmp/slab.before /tmp/slab.after
-}
-# Some frees wait for an RCU grace period and its callbacks (6.1 frees
-# every struct file with call_rcu()), which TCG can leave pending for
-# seconds: count again, a second apart, while anything looks grown. A
-# leak stays grown through every count.
-slab_usage /tmp/slab.after
-grown=$(slab_grown)
-first_grown=$grown
-recounts=0
-while [ -n "$grown" ] && [ $recounts -lt 10 ]; do
-	sleep 1
-	slab_usage /tmp/slab.after
-	grown=$(slab_grown)
-	recounts=$((recounts + 1))
-done
-[ $recounts = 0 ] ||
-	echo "# guest: slab caches counted $recounts more times (first count grew:$first_grown)"
-most=$(awk 'NR == FNR { was[$1] = $2; next } $2 - was[$1] > d { d = $2 - was[$1]; c = $1 }
-	END { print c ? c " +" d : "none" }' /tmp/slab.before /tmp/slab.after)
-check "slab caches back to baseline after $CYCLES cycles (most grown: $most)${grown:+ (grew:$grown)}" \
-	test -z "$grown"
-# Less than a quarter of one vmalloc region: process stacks (VMAP_STACK)
-# are cached a few at a time and move this by tens of kB.
-vmalloc_after=$(vmalloc_kb)
-check "vmalloc usage back to baseline ($vmalloc_before kB, now $vmalloc_after kB)" \
-	test $((vmalloc_after - vmalloc_before)) -lt 256
-if [ "$DEBUG" = 1 ]; then
-	kmemleak_clean
-	check "kmemleak: no leak after the module is gone (kernel's own: $known_leaks)" test $? = 0
-	# Still on at the end: the first report of either would switch it off.
-	check "DMA-API debug still on, error_count $(cat /sys/kernel/debug/dma-api/error_count)" \
-		test "$(cat /sys/kernel/debug/dma-api/disabled) $(cat /sys/kernel/debug/dma-api/error_count)" = "N 0"
-	check "lockdep still on (debug_locks 1)" \
-		grep -q '^ *debug_locks: *1$' /proc/lockdep_stats
-fi
-
-dma_section
 guest_end
