@@ -198,17 +198,6 @@ static void *quota_hammer_run(void *arg)
 	return NULL;
 }
 
-/* Allocate @n objects on @f; the number that succeeded. */
-static unsigned int alloc_many(int f, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		if (ioctl(f, MEM_IOCTL_ALLOC_OBJECT) <= 0)
-			break;
-	return i;
-}
-
 /*
  * One module-wide slot left, and two fds: a full one whose allocs must all
  * get EDQUOT (its own cap, which it hits first), and one with room whose
@@ -231,10 +220,10 @@ TEST(object_quota_race)
 	rest = room - per_fd - 1;
 	h.fd = fd;
 	other = open_dev();
-	ASSERT_EQ(alloc_many(fd, per_fd), per_fd);
+	ASSERT_EQ(alloc_objects(fd, per_fd), per_fd);
 	/* The other fd takes all but the last slot, over its own cap too. */
 	ASSERT_LE(rest, per_fd);
-	ASSERT_EQ(alloc_many(other, rest), rest);
+	ASSERT_EQ(alloc_objects(other, rest), rest);
 	EXPECT_EQ(info_now(fd).objects_total, now.max_objects - 1);
 	ASSERT_EQ(pthread_create(&tid, NULL, quota_hammer_run, &h), 0);
 	for (i = 0; i < (unsigned int)h.rounds; i++) {
