@@ -128,42 +128,60 @@ TEST(release_frees_objects)
 
 #define CAP_TEST_LIMIT 262144U
 
-TEST(object_caps)
+/* Whether the caps are small enough to fill from 64 fds; else the case skips. */
+static bool caps_fillable(const struct memdriver_info *now)
+{
+	unsigned int room = now->max_objects - now->objects_total;
+
+	if (now->max_objects > CAP_TEST_LIMIT || now->max_objects_per_fd > CAP_TEST_LIMIT ||
+	    room / now->max_objects_per_fd + 1 >= 64) {
+		skip("caps too large to fill here");
+		return false;
+	}
+	return true;
+}
+
+/* Per-fd cap: exactly max_objects_per_fd, unless the global cap bites. */
+TEST(object_caps_per_fd)
 {
 	struct memdriver_info now = info_now(fd);
 	unsigned int per_fd = now.max_objects_per_fd, room, got = 0, i;
-	int fds[64], nfds = 0, id = 0;
+	int f, id = 0;
 
-	room = now.max_objects - now.objects_total;
-	if (now.max_objects > CAP_TEST_LIMIT || per_fd > CAP_TEST_LIMIT ||
-	    room / per_fd + 1 >= 64) {
-		skip("caps too large to fill here");
+	if (!caps_fillable(&now))
 		return;
-	}
-	/* Per-fd cap: exactly max_objects_per_fd, unless the global cap bites. */
-	fds[nfds++] = open_dev();
+	room = now.max_objects - now.objects_total;
+	f = open_dev();
 	for (i = 0; i < per_fd && got < room; i++, got++) {
-		id = ioctl(fds[0], MEM_IOCTL_ALLOC_OBJECT);
+		id = ioctl(f, MEM_IOCTL_ALLOC_OBJECT);
 		if (id <= 0)
 			break;
 	}
 	EXPECT_GT(id, 0);
 	EXPECT_EQ(got, per_fd < room ? per_fd : room);
 	if (per_fd < room) {
-		EXPECT_ERRNO(ioctl(fds[0], MEM_IOCTL_ALLOC_OBJECT), EDQUOT);
-		EXPECT_EQ(free_object(fds[0], id), 0);
-		EXPECT_GT(ioctl(fds[0], MEM_IOCTL_ALLOC_OBJECT), 0);
+		EXPECT_ERRNO(ioctl(f, MEM_IOCTL_ALLOC_OBJECT), EDQUOT);
+		EXPECT_EQ(free_object(f, id), 0);
+		EXPECT_GT(ioctl(f, MEM_IOCTL_ALLOC_OBJECT), 0);
 	}
-	EXPECT_EQ(info_now(fds[0]).objects_fd, got);
+	EXPECT_EQ(info_now(f).objects_fd, got);
+	close(f);
+	EXPECT_EQ(info_now(fd).objects_total, now.objects_total);
+}
 
-	/* Module-wide cap: fill it from more fds, then one more fails. */
+/* Module-wide cap: filled from more fds, each up to its own cap, then one more fails. */
+TEST(object_caps_module_wide)
+{
+	struct memdriver_info now = info_now(fd);
+	unsigned int per_fd = now.max_objects_per_fd, room, got = 0;
+	int fds[64], nfds = 0;
+
+	if (!caps_fillable(&now))
+		return;
+	room = now.max_objects - now.objects_total;
 	while (got < room && nfds < 64) {
-		int f = open_dev();
-
-		fds[nfds++] = f;
-		for (i = 0; i < per_fd && got < room; i++, got++)
-			if (ioctl(f, MEM_IOCTL_ALLOC_OBJECT) <= 0)
-				break;
+		fds[nfds] = open_dev();
+		got += alloc_objects(fds[nfds++], room - got < per_fd ? room - got : per_fd);
 	}
 	EXPECT_EQ(got, room);
 	EXPECT_EQ(info_now(fd).objects_total, now.max_objects);
@@ -245,7 +263,8 @@ const struct test_case objects_cases[] = {
 	CASE(object_errors),
 	CASE(unknown_ioctl),
 	CASE(release_frees_objects),
-	CASE(object_caps),
+	CASE(object_caps_per_fd),
+	CASE(object_caps_module_wide),
 	CASE(object_quota_race),
 	{ }
 };
