@@ -61,25 +61,18 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-TEST(concurrency)
+/*
+ * THREADS threads on fds of their own and THREADS on @shared, while a
+ * child process works on an fd of its own: none may see an error. The ids
+ * the shared-fd threads left allocated go to @all; returns their number.
+ */
+static int run_workers(int shared, int *all)
 {
-	struct memdriver_info before = info_now(fd);
-	unsigned int needed = THREADS * THREAD_ROUNDS + THREADS + 1;
 	struct worker w[2 * THREADS];
 	pthread_t t[2 * THREADS];
-	int shared = open_dev(), all[THREADS * THREAD_ROUNDS], n = 0, i, j;
-	pid_t child;
-	int status;
+	int n = 0, i, j, status;
+	pid_t child = fork();
 
-	if (region_size(MEMDRIVER_REGION_VMALLOC) < WORKERS * (__u64)page_size ||
-	    before.max_objects_per_fd < THREADS * THREAD_ROUNDS ||
-	    before.max_objects - before.objects_total < needed) {
-		skip("vmalloc region or object caps too small");
-		close(shared);
-		return;
-	}
-	/* A child process hammers its own fd at the same time. */
-	child = fork();
 	if (child == 0) {
 		struct worker cw = {
 			.fd = open_dev(), .index = 2 * THREADS, .own_fd = true,
@@ -105,6 +98,23 @@ TEST(concurrency)
 	}
 	EXPECT_EQ(waitpid(child, &status, 0), child);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return n;
+}
+
+TEST(concurrency)
+{
+	struct memdriver_info before = info_now(fd);
+	unsigned int needed = THREADS * THREAD_ROUNDS + THREADS + 1;
+	int shared, all[THREADS * THREAD_ROUNDS], n, i;
+
+	if (region_size(MEMDRIVER_REGION_VMALLOC) < WORKERS * (__u64)page_size ||
+	    before.max_objects_per_fd < THREADS * THREAD_ROUNDS ||
+	    before.max_objects - before.objects_total < needed) {
+		skip("vmalloc region or object caps too small");
+		return;
+	}
+	shared = open_dev();
+	n = run_workers(shared, all);
 	/* Shared-fd ids: all distinct and all accounted for. */
 	EXPECT_EQ(n, THREADS * THREAD_ROUNDS);
 	qsort(all, n, sizeof(all[0]), cmp_int);

@@ -82,60 +82,88 @@ TEST(dma_copy_errors)
 
 /* ---- The DMA engine: who copies, byte-exact, in parallel, failing ---- */
 
+static const char *const dma_modes[] = { "auto", "cpu", "engine" };
+
+/* The device's sysfs dma_engine line: who the next copy goes by. */
+static void dma_engine_line(char *text, size_t len)
+{
+	char dir[256], path[320];
+
+	class_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/dma_engine", dir);
+	read_text(path, text, len);
+}
+
+/*
+ * GET_INFO's engine fields: the dma_engine parameter's mode, an engine
+ * with its channel, device and alignment or the CPU without them, as the
+ * guest (MEMDRIVER_EXPECT_ENGINE) says there must be.
+ */
 TEST(dma_engine_info)
 {
-	static const char *const modes[] = { "auto", "cpu", "engine" };
-	/* GET_INFO as a version-1 binary builds it, into a guarded buffer. */
-	const unsigned long v1_size = offsetof(struct memdriver_info, dma_engine_mode);
-	const unsigned long get_info_v1 = _IOC(_IOC_READ, MEM_IOCTL_MAGIC, 3, v1_size);
-	unsigned char v1[sizeof(struct memdriver_info) + 16];
-	char dir[256], path[320], text[160], want[160];
 	struct memdriver_info now = info_now(fd);
 	int exp = expect_engine();
-	size_t i;
+	char text[160];
 
 	EXPECT_EQ(info.version, 2);
-	EXPECT_LT(info.dma_engine_mode, ARRAY_SIZE(modes));
+	EXPECT_LT(info.dma_engine_mode, ARRAY_SIZE(dma_modes));
 	read_text("/sys/module/memdriver/parameters/dma_engine", text, sizeof(text));
-	EXPECT_TRUE(info.dma_engine_mode < ARRAY_SIZE(modes) &&
-		    !strcmp(text, modes[info.dma_engine_mode]));
+	EXPECT_TRUE(info.dma_engine_mode < ARRAY_SIZE(dma_modes) &&
+		    !strcmp(text, dma_modes[info.dma_engine_mode]));
 	EXPECT_TRUE(now.dma_engine == MEMDRIVER_DMA_ENGINE_CPU ||
 		    now.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE);
 	EXPECT_TRUE(memchr(now.dma_chan, '\0', sizeof(now.dma_chan)));
 	EXPECT_TRUE(memchr(now.dma_device, '\0', sizeof(now.dma_device)));
-	class_dir(dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/dma_engine", dir);
-	read_text(path, text, sizeof(text));
 	if (now.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE) {
 		EXPECT_TRUE(now.dma_chan[0] && now.dma_device[0]);
 		EXPECT_TRUE(now.dma_engine_align >= 4 &&
 			    !(now.dma_engine_align & (now.dma_engine_align - 1)));
 		EXPECT_TRUE(now.dma_chan_held == 0 || now.dma_chan_held == 1);
-		snprintf(want, sizeof(want), "dmaengine %s %s %s", now.dma_chan,
-			 now.dma_device, now.dma_chan_held ? "held" : "found");
-		EXPECT_STREQ(text, want);
 	} else {
 		EXPECT_TRUE(!now.dma_chan[0] && !now.dma_device[0]);
 		EXPECT_EQ(now.dma_engine_align, 0);
 		EXPECT_EQ(now.dma_chan_held, 0);
-		/* The CPU by choice, or none now and why. */
-		if (info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU)
-			EXPECT_STREQ(text, "cpu dma_engine=cpu");
-		else
-			EXPECT_STRPREFIX(text, "cpu none now: ");
 	}
-	printf("# dma engine: %s (dma_engine=%s; sysfs: %s)\n",
-	       engine_name(now.dma_engine),
-	       info.dma_engine_mode < ARRAY_SIZE(modes) ? modes[info.dma_engine_mode] : "?",
-	       text);
 	/* The guest says whether there is an engine: GET_INFO must agree. */
 	if (exp >= 0 && info.dma_engine_mode != MEMDRIVER_DMA_MODE_CPU)
 		EXPECT_EQ(now.dma_engine, exp ? MEMDRIVER_DMA_ENGINE_DMAENGINE :
 						 MEMDRIVER_DMA_ENGINE_CPU);
 	if (info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU)
 		EXPECT_EQ(now.dma_engine, MEMDRIVER_DMA_ENGINE_CPU);
+}
 
-	/* An old binary's GET_INFO: version 1, not one byte more. */
+/* The sysfs dma_engine line names GET_INFO's engine, or why the CPU copies. */
+TEST(dma_engine_info_sysfs)
+{
+	struct memdriver_info now = info_now(fd);
+	char text[160], want[160];
+
+	dma_engine_line(text, sizeof(text));
+	if (now.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE) {
+		snprintf(want, sizeof(want), "dmaengine %s %s %s", now.dma_chan,
+			 now.dma_device, now.dma_chan_held ? "held" : "found");
+		EXPECT_STREQ(text, want);
+	} else if (info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU) {
+		EXPECT_STREQ(text, "cpu dma_engine=cpu");	/* the CPU by choice */
+	} else {
+		EXPECT_STRPREFIX(text, "cpu none now: ");	/* and why */
+	}
+	printf("# dma engine: %s (dma_engine=%s; sysfs: %s)\n",
+	       engine_name(now.dma_engine),
+	       info.dma_engine_mode < ARRAY_SIZE(dma_modes) ? dma_modes[info.dma_engine_mode] : "?",
+	       text);
+}
+
+/* An old binary's GET_INFO: version 1, not one byte more. */
+TEST(dma_engine_info_v1)
+{
+	/* GET_INFO as a version-1 binary builds it, into a guarded buffer. */
+	const unsigned long v1_size = offsetof(struct memdriver_info, dma_engine_mode);
+	const unsigned long get_info_v1 = _IOC(_IOC_READ, MEM_IOCTL_MAGIC, 3, v1_size);
+	unsigned char v1[sizeof(struct memdriver_info) + 16];
+	struct memdriver_info now = info_now(fd);
+	size_t i;
+
 	memset(v1, 0xa5, sizeof(v1));
 	EXPECT_EQ(ioctl(fd, get_info_v1, v1), 0);
 	EXPECT_EQ(((struct memdriver_info *)v1)->version, 1);
@@ -393,6 +421,26 @@ static void dma_fault_get(char *buf, size_t len)
 	read_text(dma_fault_path, buf, len);
 }
 
+/* Wait up to 3 s for an engine to consume the armed fault; @state: the last read. */
+static void dma_fault_await_none(char *state, size_t len)
+{
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		dma_fault_get(state, len);
+		if (!strcmp(state, "none"))
+			break;
+		usleep(10000);
+	}
+}
+
+/* Whether the copies go by an engine: dma_fault and the engine's lock apply. */
+static bool engine_in_use(void)
+{
+	return info.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE &&
+	       info.dma_engine_mode != MEMDRIVER_DMA_MODE_CPU;
+}
+
 /*
  * DMA_THREADS threads copy in the vmalloc region at once; with @fault set
  * ("none", "timeout", "error") once they run, exactly one copy must fail
@@ -402,8 +450,7 @@ static void dma_threads(const char *fault, int err)
 {
 	struct dma_worker w[DMA_THREADS];
 	size_t room = region_size(MEMDRIVER_REGION_VMALLOC) / (2 * DMA_THREADS);
-	bool engine = info.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE &&
-		      info.dma_engine_mode != MEMDRIVER_DMA_MODE_CPU;
+	bool engine = engine_in_use();
 	int stop = 0;
 	int i, timeouts = 0, eios = 0, rounds = 0;
 	char state[32];
@@ -429,12 +476,7 @@ static void dma_threads(const char *fault, int err)
 	if (strcmp(fault, "none")) {
 		EXPECT_TRUE(dma_fault_set(fault));
 		/* An engine consumes it; without one it stays armed. */
-		for (i = 0; i < 300; i++) {
-			dma_fault_get(state, sizeof(state));
-			if (!strcmp(state, "none"))
-				break;
-			usleep(10000);
-		}
+		dma_fault_await_none(state, sizeof(state));
 		EXPECT_FALSE(strcmp(state, engine ? "none" : fault));
 		EXPECT_TRUE(dma_fault_set("none"));
 	}
@@ -462,11 +504,25 @@ TEST(dma_engine_threads)
 	dma_threads("none", 0);
 }
 
+/* Whether dma_fault can be armed and copies made; else the case skips. */
+static bool dma_faults_usable(void)
+{
+	if (getuid() != 0 || access(dma_fault_path, W_OK)) {
+		skip("needs root and debugfs");
+		return false;
+	}
+	if (dma_engine_missing()) {
+		skip("dma_engine=engine without an engine: copies fail with ENODEV");
+		return false;
+	}
+	return true;
+}
+
 /*
  * A forced timeout and a forced engine error (debugfs dma_fault): the
  * caller gets ETIMEDOUT or EIO, every byte beside the window stays intact
- * (after a timeout, in the window too: the descriptor never ran), the next
- * copy works, and while threads copy at once only one copy fails.
+ * (after a timeout, in the window too: the descriptor never ran), and the
+ * next copy works.
  */
 static const struct dma_engine_faults_variant {
 	const char *name;	/* what is written to dma_fault */
@@ -475,19 +531,28 @@ static const struct dma_engine_faults_variant {
 	{ "timeout", ETIMEDOUT }, { "error", EIO },
 };
 
-/* The index of the first byte of @now that the failed copy may not touch. */
-static size_t dma_fault_damage(const __u8 *now, const __u8 *before, size_t size,
-			       __u64 base, __u64 dst, __u64 line, bool timeout)
+/*
+ * After a failed copy to @dst, the offset in the pages region (pattern
+ * @seed before it) of the first byte the copy changed but may not touch,
+ * or the region's size: outside the engine's whole lines nothing may
+ * change, and after a timeout nothing at all.
+ */
+static size_t dma_fault_damage(int fd, unsigned int seed, __u64 dst, bool timeout)
 {
-	size_t i;
+	__u64 line = info.dma_copy_align, base = region_off(MEMDRIVER_REGION_PAGES);
+	size_t size = region_size(MEMDRIVER_REGION_PAGES), i;
+	__u8 *before = xmalloc(size), *now = xmalloc(size);
 
-	/* Outside the engine's whole lines nothing changed; after a timeout, nothing. */
+	fill_pattern(before, size, base, seed);
+	EXPECT_EQ(pread(fd, now, size, base), size);
 	for (i = 0; i < size; i++) {
 		bool body = base + i >= dst - 8 + line && base + i < dst - 8 + 4 * line;
 
 		if (now[i] != before[i] && (!body || timeout))
 			break;
 	}
+	free(before);
+	free(now);
 	return i;
 }
 
@@ -497,37 +562,23 @@ TEST_VARIANTS(dma_engine_faults)
 	__u64 src = region_off(MEMDRIVER_REGION_KMALLOC) + line + 8;
 	__u64 dst = region_off(MEMDRIVER_REGION_PAGES) + line + 8;
 	size_t len = 4 * line, size = region_size(MEMDRIVER_REGION_PAGES);
-	__u64 base = region_off(MEMDRIVER_REGION_PAGES);
-	bool engine = info.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE &&
-		      info.dma_engine_mode != MEMDRIVER_DMA_MODE_CPU;
 	int f = variant - dma_engine_faults_variants;
-	__u8 *before = xmalloc(size), *now = xmalloc(size), *pat = xmalloc(len);
 	char state[32];
 	__u32 got;
 
-	if (getuid() != 0 || access(dma_fault_path, W_OK)) {
-		skip("needs root and debugfs");
-		goto out;
-	}
-	if (dma_engine_missing()) {
-		skip("dma_engine=engine without an engine: copies fail with ENODEV");
-		goto out;
-	}
+	if (!dma_faults_usable())
+		return;
 	dma_fault_get(state, sizeof(state));
 	EXPECT_STREQ(state, "none");
 	EXPECT_TRUE(!dma_fault_set("bogus") && errno == EINVAL);
-	fill_pattern(pat, len, src, 300 + f);
-	EXPECT_EQ(pwrite(fd, pat, len, src), len);
-	fill_pattern(before, size, base, 310 + f);
-	EXPECT_EQ(pwrite(fd, before, size, base), size);
+	write_pattern(fd, src, len, 300 + f);
+	write_pattern(fd, region_off(MEMDRIVER_REGION_PAGES), size, 310 + f);
 	EXPECT_TRUE(dma_fault_set(variant->name));
-	if (engine) {
+	if (engine_in_use()) {
 		EXPECT_ERRNO(dma_copy(fd, src, dst, len, &got), variant->err);
 		dma_fault_get(state, sizeof(state));
 		EXPECT_STREQ(state, "none");
-		EXPECT_EQ(pread(fd, now, size, base), size);
-		EXPECT_EQ(dma_fault_damage(now, before, size, base, dst, line,
-					   variant->err == ETIMEDOUT), size);
+		EXPECT_EQ(dma_fault_damage(fd, 310 + f, dst, variant->err == ETIMEDOUT), size);
 	} else {
 		/* Without an engine nothing consumes the fault. */
 		EXPECT_EQ(dma_copy(fd, src, dst, len, &got), 0);
@@ -538,11 +589,21 @@ TEST_VARIANTS(dma_engine_faults)
 	}
 	/* The channel still works, byte-exact. */
 	dma_copy_exact(fd, src, dst, len, 0, 320 + f);
-	dma_threads(variant->name, variant->err);
-out:
-	free(before);
-	free(now);
-	free(pat);
+}
+
+/* The same faults while DMA_THREADS threads copy at once: only one copy fails. */
+static const struct dma_engine_faults_threads_variant {
+	const char *name;	/* what is written to dma_fault */
+	int err;
+} dma_engine_faults_threads_variants[] = {
+	{ "timeout", ETIMEDOUT }, { "error", EIO },
+};
+
+TEST_VARIANTS(dma_engine_faults_threads)
+{
+	(void)fd;
+	if (dma_faults_usable())
+		dma_threads(variant->name, variant->err);
 }
 
 /* ---- Copies at once into one cache line ---- */
@@ -629,11 +690,31 @@ static void line_copier_init(struct line_copier *c, int i, int n, __u64 src,
 }
 
 /*
+ * How many copiers a one-line case runs: two, on two fds, and as many on
+ * the second device when there is one; 0 (and a skip) if the regions are
+ * too small.
+ */
+static int line_copiers_wanted(void)
+{
+	__u64 line = info.dma_copy_align;
+	size_t whole = 4 * line;
+
+	if (region_size(MEMDRIVER_REGION_PAGES) < 8 * line ||
+	    region_size(MEMDRIVER_REGION_KMALLOC) < 4 * line + 2 * whole) {
+		skip("regions too small");
+		return 0;
+	}
+	if (!strcmp(dev_path, "/dev/memdriver0") && !access("/dev/memdriver1", F_OK))
+		return 4;
+	return 2;
+}
+
+/*
  * Legal copies at once from two threads and two fds, and as many on the
- * second device when there is one: into disjoint bytes of one cache line
- * (no mapping may cover them: DMA-API debug reports two live mappings in
- * one line, and a non-coherent unmap would drop the other's bytes), and
- * into the same whole lines (one at a time, the other EBUSY).
+ * second device when there is one, into disjoint bytes of one cache line:
+ * all succeed. No mapping may cover them: DMA-API debug reports two live
+ * mappings in one line, and a non-coherent unmap would drop the other's
+ * bytes.
  */
 TEST(dma_one_line)
 {
@@ -645,19 +726,13 @@ TEST(dma_one_line)
 	__u64 line = info.dma_copy_align, quarter = (line < 64 ? line : 64) / 4;
 	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC);
 	__u64 pg = region_off(MEMDRIVER_REGION_PAGES) + 2 * line;
-	size_t whole = 4 * line;
+	int i, n = line_copiers_wanted();
 	struct line_copier c[4];
-	__u8 *got = xmalloc(whole + 2 * line);
-	int i, n = 2;
+	__u8 *got;
 
-	if (region_size(MEMDRIVER_REGION_PAGES) < 8 * line ||
-	    region_size(MEMDRIVER_REGION_KMALLOC) < 4 * line + 2 * whole) {
-		skip("regions too small");
-		goto out;
-	}
-	if (!strcmp(dev_path, "/dev/memdriver0") && !access("/dev/memdriver1", F_OK))
-		n = 4;
-	/* Disjoint quarters of one line: every copy succeeds. */
+	if (!n)
+		return;
+	got = xmalloc(line);
 	memset(got, 0x3c, line);
 	EXPECT_EQ(pwrite(fd, got, line, pg), line);
 	for (i = 0; i < 2; i++)
@@ -674,8 +749,26 @@ TEST(dma_one_line)
 		if (i / quarter != 0 && i / quarter != 2 && got[i] != 0x3c)
 			break;
 	EXPECT_EQ(i, line);
+	printf("# %d threads, %d device(s), %d copies each into one line\n",
+	       n, n / 2, LINE_ROUNDS);
+	free(got);
+}
 
-	/* The same whole lines: each copy runs alone or gets EBUSY. */
+/*
+ * The same copiers at once into the same whole lines: each copy runs
+ * alone or gets EBUSY, and the lines hold one source's bytes.
+ */
+TEST(dma_one_line_busy)
+{
+	__u64 line = info.dma_copy_align, ks = region_off(MEMDRIVER_REGION_KMALLOC);
+	__u64 pg = region_off(MEMDRIVER_REGION_PAGES) + 2 * line;
+	size_t whole = 4 * line;
+	int i, n = line_copiers_wanted();
+	struct line_copier c[4];
+	__u8 *got;
+
+	if (!n)
+		return;
 	for (i = 0; i < 2; i++)
 		line_copier_init(c, i, n, ks + 4 * line + i * whole, pg + 2 * line, whole,
 				 2000, 410 + i);
@@ -683,14 +776,12 @@ TEST(dma_one_line)
 	EXPECT_GT(c[0].ok + c[1].ok, 0);
 	for (i = 0; i < n; i++)
 		EXPECT_EQ(c[i].ok + c[i].busy, c[i].rounds);
+	got = xmalloc(whole);
 	EXPECT_EQ(pread(fd, got, whole, pg + 2 * line), whole);
 	EXPECT_TRUE(check_pattern(got, whole, c[0].src, 410) == -1 ||
 		    check_pattern(got, whole, c[1].src, 411) == -1);
-	printf("# %d threads, %d device(s), %d copies each into one line\n",
-	       n, n / 2, LINE_ROUNDS);
 	printf("# into the same lines: %d + %d done, %d + %d EBUSY\n",
 	       c[0].ok, c[1].ok, c[0].busy, c[1].busy);
-out:
 	free(got);
 }
 
@@ -716,18 +807,29 @@ static long long kill_and_reap(pid_t pid)
 	return now_ms() - t0;
 }
 
-/* A child that copies on an fd of its own, after a byte down @ready. */
-static pid_t copy_in_child(int ready, __u64 src, __u64 dst, size_t len)
+/*
+ * A child that copies on an fd of its own: returned once it has that fd
+ * open, which it says down a pipe.
+ */
+static pid_t copy_in_child(__u64 src, __u64 dst, size_t len)
 {
-	pid_t pid = fork();
+	int ready[2];
+	pid_t pid;
+	char c;
 
+	ASSERT_EQ(pipe(ready), 0);
+	pid = fork();
 	if (pid == 0) {
 		int cfd = open_dev();
 
-		if (write(ready, "x", 1) != 1)
+		if (write(ready[1], "x", 1) != 1)
 			_exit(3);
 		_exit(dma_copy(cfd, src, dst, len, NULL) ? errno : 0);
 	}
+	close(ready[1]);
+	ASSERT_GT(pid, 0);
+	EXPECT_EQ(read(ready[0], &c, 1), 1);
+	close(ready[0]);
 	return pid;
 }
 
@@ -810,6 +912,44 @@ static size_t copied_prefix(int fd, __u64 dst, __u64 src, size_t len, int seed)
 	return done < len ? done : len;
 }
 
+/* What killing a copy in the middle saw. */
+struct midway_kill {
+	bool seen;		/* the watched line was copied before the kill */
+	int status;		/* the copying child's, from waitpid() */
+	long long after_ms;	/* from the copy's start to the kill */
+	long long died_ms;	/* from the kill to the child's end */
+};
+
+/*
+ * Copy @len bytes from @src to @dst, 8 bytes into a page, in a child, and
+ * SIGKILL it once the line at @watch bytes into the destination holds
+ * pattern @seed, seen through a mapping: a sleep of a measured time is no
+ * good when the guest's speed varies, and a slow guest (debugraspi with
+ * swiotlb=force: a minute for an eighth) must not wait long.
+ */
+static void kill_copy_midway(int fd, __u64 src, __u64 dst, size_t len, size_t watch,
+			     int seed, struct midway_kill *k)
+{
+	__u64 line = info.dma_copy_align;
+	/* From the page @dst starts in, to a line past the copy's last. */
+	size_t map_len = 8 + len + (2 * line - 8);
+	__u8 *map = map_region_window(fd, dst - 8, map_len);
+	long long t0, killed_at;
+	pid_t pid;
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	pid = copy_in_child(src, dst, len);
+	t0 = now_ms();
+	k->seen = await_pattern(map + 8 + watch, src + watch, line, seed, pid);
+	munmap(map, map_len);
+	kill(pid, SIGKILL);
+	killed_at = now_ms();
+	k->status = 0;
+	EXPECT_EQ(waitpid(pid, &k->status, 0), pid);
+	k->died_ms = now_ms() - killed_at;
+	k->after_ms = killed_at - t0;
+}
+
 /*
  * SIGKILL in the middle of a copy of half the vmalloc region (load with
  * vmalloc_size=256M: a 128 MiB copy of tens of thousands of pieces): the
@@ -823,12 +963,7 @@ TEST(dma_copy_killed)
 	__u64 src = vm, dst = vm + half + 8;
 	size_t len = half - 2 * line, body = (len - (line - 8)) / line * line;
 	size_t done, watch = (line - 8) + body / 64 / line * line;
-	long long t0, killed_at, died_ms;
-	int pipefd[2], status = 0;
-	bool seen;
-	__u8 *map;
-	pid_t pid;
-	char c;
+	struct midway_kill k;
 
 	if (half < (16 << 20)) {
 		skip("needs vmalloc_size=256M or at least 32M");
@@ -836,36 +971,16 @@ TEST(dma_copy_killed)
 	}
 	fill_span(fd, src, half, 500, 0);
 	fill_span(fd, vm + half, half, -1, 0x5a);
-	map = map_region_window(fd, vm + half, half);
-	ASSERT_TRUE(map != MAP_FAILED);
-	ASSERT_EQ(pipe(pipefd), 0);
-	pid = copy_in_child(pipefd[1], src, dst, len);
-	ASSERT_GT(pid, 0);
-	EXPECT_EQ(read(pipefd[0], &c, 1), 1);
-	close(pipefd[0]);
-	close(pipefd[1]);
-	/*
-	 * Kill once a 64th of the body is done (2 MiB, hundreds of pieces),
-	 * seen through a mapping: a sleep of a measured time is no good when
-	 * the guest's speed varies, and a slow guest (debugraspi with
-	 * swiotlb=force: a minute for an eighth) must not wait long.
-	 */
-	t0 = now_ms();
-	seen = await_pattern(map + 8 + watch, src + watch, line, 500, pid);
-	munmap(map, half);
-	kill(pid, SIGKILL);
-	killed_at = now_ms();
-	EXPECT_EQ(waitpid(pid, &status, 0), pid);
-	died_ms = now_ms() - killed_at;
-	if (WIFEXITED(status) && !WEXITSTATUS(status)) {
+	/* Killed once a 64th of the body is done (2 MiB, hundreds of pieces). */
+	kill_copy_midway(fd, src, dst, len, watch, 500, &k);
+	if (WIFEXITED(k.status) && !WEXITSTATUS(k.status)) {
 		/* It ended before the kill was sent: a machine faster than the watch. */
 		skip("the whole copy was done before the kill landed");
 		return;
 	}
-	EXPECT_TRUE(seen);
-	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	EXPECT_LT(died_ms, 1000);
-
+	EXPECT_TRUE(k.seen);
+	EXPECT_TRUE(WIFSIGNALED(k.status) && WTERMSIG(k.status) == SIGKILL);
+	EXPECT_LT(k.died_ms, 1000);
 	/*
 	 * The head edge (line - 8 bytes) is copied last: still 0x5a. In the
 	 * body, a prefix of pieces was copied, one piece (a page at most) may
@@ -879,7 +994,7 @@ TEST(dma_copy_killed)
 		EXPECT_TRUE(span_is(fd, dst + (line - 8) + done + page_size,
 				    body - done - page_size, 0x5a));
 	printf("# killed %lld ms in, after %zu of %zu bytes, dead in %lld ms\n",
-	       killed_at - t0, done, len, died_ms);
+	       k.after_ms, done, len, k.died_ms);
 	/* The device and its copies go on. */
 	dma_copy_exact(fd, src, dst, 4 * line, 0, 510);
 }
@@ -894,64 +1009,66 @@ static bool knob_set(const char *name, const char *what)
 	return write_text(path, what);
 }
 
-static bool engine_in_use(void)
+/* Whether a copy can be made to hang (dma_fault=stall); else the case skips. */
+static bool dma_stall_usable(void)
 {
-	return info.dma_engine == MEMDRIVER_DMA_ENGINE_DMAENGINE &&
-	       info.dma_engine_mode != MEMDRIVER_DMA_MODE_CPU;
+	if (getuid() != 0 || access(dma_fault_path, W_OK) || !engine_in_use()) {
+		skip("needs root, debugfs and an engine");
+		return false;
+	}
+	return true;
 }
 
 /*
  * A copy waits for the engine's lock while another's descriptor hangs
- * (dma_fault=stall, 5 s): SIGKILL ends the waiter at once, and the hanging
- * copy too when it is the one killed; the lock holder then times out.
+ * (dma_fault=stall, 5 s): SIGKILL ends the waiter at once, and the lock
+ * holder then times out.
  */
 TEST(dma_engine_kill_waiter)
 {
 	__u64 line = info.dma_copy_align;
 	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC), pg = region_off(MEMDRIVER_REGION_PAGES);
-	int pipefd[2], status = 0;
-	long long ms;
 	pid_t holder, waiter;
-	char c, state[32];
+	char state[32];
+	int status = 0;
 
-	if (getuid() != 0 || access(dma_fault_path, W_OK) || !engine_in_use()) {
-		skip("needs root, debugfs and an engine");
+	(void)fd;
+	if (!dma_stall_usable())
 		return;
-	}
-	ASSERT_EQ(pipe(pipefd), 0);
 	EXPECT_TRUE(dma_fault_set("stall"));
-	holder = copy_in_child(pipefd[1], ks, pg, 4 * line);
-	EXPECT_EQ(read(pipefd[0], &c, 1), 1);
+	holder = copy_in_child(ks, pg, 4 * line);
 	/* Consumed: the holder waits on its descriptor, holding the lock. */
-	for (ms = 0; ms < 3000; ms += 10) {
-		dma_fault_get(state, sizeof(state));
-		if (!strcmp(state, "none"))
-			break;
-		usleep(10000);
-	}
+	dma_fault_await_none(state, sizeof(state));
 	EXPECT_STREQ(state, "none");
-	waiter = copy_in_child(pipefd[1], ks + 8 * line, pg + 8 * line, 4 * line);
-	EXPECT_EQ(read(pipefd[0], &c, 1), 1);
+	waiter = copy_in_child(ks + 8 * line, pg + 8 * line, 4 * line);
 	usleep(300000);
-	ms = kill_and_reap(waiter);
-	EXPECT_LT(ms, 1000);
+	EXPECT_LT(kill_and_reap(waiter), 1000);
 	/* The holder still waits: the waiter died while the lock was held. */
 	EXPECT_EQ(waitpid(holder, &status, WNOHANG), 0);
 	EXPECT_EQ(waitpid(holder, &status, 0), holder);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == ETIMEDOUT);
+}
 
-	/* Now the holder itself is killed in its wait. */
+/*
+ * The lock holder itself, its descriptor hanging (dma_fault=stall), is
+ * killed in its wait: it ends at once, and the channel works on, the
+ * killed copy's descriptor terminated.
+ */
+TEST(dma_engine_kill_holder)
+{
+	__u64 line = info.dma_copy_align;
+	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC), pg = region_off(MEMDRIVER_REGION_PAGES);
+	char state[32];
+	pid_t holder;
+
+	if (!dma_stall_usable())
+		return;
 	EXPECT_TRUE(dma_fault_set("stall"));
-	holder = copy_in_child(pipefd[1], ks, pg, 4 * line);
-	EXPECT_EQ(read(pipefd[0], &c, 1), 1);
+	holder = copy_in_child(ks, pg, 4 * line);
 	usleep(500000);
-	ms = kill_and_reap(holder);
-	EXPECT_LT(ms, 1000);
+	EXPECT_LT(kill_and_reap(holder), 1000);
 	dma_fault_get(state, sizeof(state));
 	EXPECT_STREQ(state, "none");
-	close(pipefd[0]);
-	close(pipefd[1]);
-	/* The channel works on: the killed copy's descriptor was terminated. */
 	EXPECT_EQ(dma_copy_exact(fd, ks, pg, 4 * line, 0, 520), MEMDRIVER_DMA_ENGINE_DMAENGINE);
 }
 
@@ -959,11 +1076,8 @@ TEST(dma_engine_kill_waiter)
 static void dma_status(int fd, char *text, size_t len)
 {
 	struct memdriver_info now = info_now(fd);
-	char dir[256], path[320];
 
-	class_dir(dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/dma_engine", dir);
-	read_text(path, text, len);
+	dma_engine_line(text, len);
 	if (!strncmp(text, "dmaengine ", 10)) {
 		EXPECT_EQ(now.dma_engine, MEMDRIVER_DMA_ENGINE_DMAENGINE);
 		EXPECT_TRUE(now.dma_chan[0] && strstr(text, now.dma_chan));
@@ -973,56 +1087,98 @@ static void dma_status(int fd, char *text, size_t len)
 	}
 }
 
-/*
- * A provider without device_synchronize or device_terminate_all is refused
- * where the channel is taken (debugfs dma_provider_lacks makes the next
- * request see one; writing it drops a held channel): copies go to the CPU
- * (ENODEV with dma_engine=engine), and sysfs, GET_INFO and the next copy
- * tell the truth before, while and after.
- */
-TEST(dma_engine_refused)
+static bool ends_with(const char *s, const char *tail)
 {
-	static const char *const lacks[] = { "device_synchronize", "device_terminate_all" };
-	__u64 line = info.dma_copy_align;
-	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC), pg = region_off(MEMDRIVER_REGION_PAGES);
-	bool engine_mode = info.dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE;
-	char text[160], want[160];
-	size_t i;
-	__u32 got;
+	size_t n = strlen(s), t = strlen(tail);
 
+	return n > t && !strcmp(s + n - t, tail);
+}
+
+/* Whether a provider can be made to look lacking; else the case skips. */
+static bool dma_refusal_usable(void)
+{
 	if (getuid() != 0 || access(dma_fault_path, W_OK) ||
 	    info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU || expect_engine() < 0) {
 		skip("needs root, debugfs, an engine mode and MEMDRIVER_EXPECT_ENGINE");
-		return;
+		return false;
 	}
-	for (i = 0; i < ARRAY_SIZE(lacks); i++) {
-		EXPECT_TRUE(knob_set("dma_provider_lacks", lacks[i]));
-		if (engine_mode) {
-			EXPECT_ERRNO(dma_copy(fd, ks, pg, 4 * line, &got), ENODEV);
-		} else {
-			EXPECT_EQ(dma_copy(fd, ks, pg, 4 * line, &got), 0);
-			EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_CPU);
-		}
-		dma_status(fd, text, sizeof(text));
-		if (expect_engine() == 1) {
-			snprintf(want, sizeof(want), " lacks %s", lacks[i]);
-			EXPECT_STRPREFIX(text, "cpu none now: dma");
-			EXPECT_TRUE(strlen(text) > strlen(want) &&
-				    !strcmp(text + strlen(text) - strlen(want), want));
-		} else {
-			EXPECT_STRPREFIX(text, "cpu none now: no memcpy channel (");
-		}
+	return true;
+}
+
+/*
+ * With the provider made to lack @lacks (debugfs dma_provider_lacks: the
+ * next channel request sees it so; writing it drops a held channel), a
+ * copy goes to the CPU, or fails with ENODEV with dma_engine=engine.
+ * @text gets sysfs's dma_engine line after it, GET_INFO agreeing.
+ */
+static void refused_copy(int fd, const char *lacks, char *text, size_t len)
+{
+	__u64 line = info.dma_copy_align;
+	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC), pg = region_off(MEMDRIVER_REGION_PAGES);
+	__u32 got;
+
+	EXPECT_TRUE(knob_set("dma_provider_lacks", lacks));
+	if (info.dma_engine_mode == MEMDRIVER_DMA_MODE_ENGINE) {
+		EXPECT_ERRNO(dma_copy(fd, ks, pg, 4 * line, &got), ENODEV);
+	} else {
+		EXPECT_EQ(dma_copy(fd, ks, pg, 4 * line, &got), 0);
+		EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_CPU);
+	}
+	dma_status(fd, text, len);
+}
+
+/*
+ * A provider without device_synchronize or device_terminate_all is refused
+ * where the channel is taken: copies go to the CPU (ENODEV with
+ * dma_engine=engine), and sysfs and GET_INFO say why.
+ */
+static const struct dma_engine_refused_variant {
+	const char *name;	/* what the provider lacks */
+} dma_engine_refused_variants[] = {
+	{ "device_synchronize" }, { "device_terminate_all" },
+};
+
+TEST_VARIANTS(dma_engine_refused)
+{
+	char text[160], want[160];
+
+	if (!dma_refusal_usable())
+		return;
+	refused_copy(fd, variant->name, text, sizeof(text));
+	if (expect_engine() == 1) {
+		snprintf(want, sizeof(want), " lacks %s", variant->name);
+		EXPECT_STRPREFIX(text, "cpu none now: dma");
+		EXPECT_TRUE(ends_with(text, want));
+	} else {
+		EXPECT_STRPREFIX(text, "cpu none now: no memcpy channel (");
 	}
 	EXPECT_TRUE(knob_set("dma_provider_lacks", "none"));
+}
+
+/*
+ * After a refusal, dma_provider_lacks back at "none" (and never "bogus"):
+ * the next copy takes the channel and holds it, and sysfs and GET_INFO
+ * say so; without an engine the CPU copies (dma_engine=auto).
+ */
+TEST(dma_engine_refused_recovers)
+{
+	__u64 line = info.dma_copy_align;
+	__u64 ks = region_off(MEMDRIVER_REGION_KMALLOC), pg = region_off(MEMDRIVER_REGION_PAGES);
+	char text[160];
+	__u32 got = 0;
+
+	if (!dma_refusal_usable())
+		return;
+	refused_copy(fd, "device_terminate_all", text, sizeof(text));
+	EXPECT_TRUE(knob_set("dma_provider_lacks", "none"));
 	EXPECT_FALSE(knob_set("dma_provider_lacks", "bogus"));
-	got = 0;
 	if (expect_engine() == 1) {
 		EXPECT_EQ(dma_copy(fd, ks, pg, 4 * line, &got), 0);
 		EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_DMAENGINE);
 		dma_status(fd, text, sizeof(text));
 		EXPECT_STRPREFIX(text, "dmaengine dma");
-		EXPECT_TRUE(strlen(text) > 5 && !strcmp(text + strlen(text) - 5, " held"));
-	} else if (!engine_mode) {
+		EXPECT_TRUE(ends_with(text, " held"));
+	} else if (info.dma_engine_mode != MEMDRIVER_DMA_MODE_ENGINE) {
 		EXPECT_EQ(dma_copy(fd, ks, pg, 4 * line, &got), 0);
 		EXPECT_EQ(got, MEMDRIVER_DMA_ENGINE_CPU);
 	}
@@ -1079,13 +1235,19 @@ const struct test_case dma_cases[] = {
 	CASE(dma_copy),
 	CASE(dma_copy_errors),
 	CASE(dma_engine_info),
+	CASE(dma_engine_info_sysfs),
+	CASE(dma_engine_info_v1),
 	CASE_VARIANTS(dma_engine_pairs),
 	CASE(dma_engine_lengths),
 	CASE(dma_engine_threads),
 	CASE_VARIANTS(dma_engine_faults),
+	CASE_VARIANTS(dma_engine_faults_threads),
 	CASE(dma_one_line),
+	CASE(dma_one_line_busy),
 	CASE(dma_engine_kill_waiter),
-	CASE(dma_engine_refused),
+	CASE(dma_engine_kill_holder),
+	CASE_VARIANTS(dma_engine_refused),
+	CASE(dma_engine_refused_recovers),
 	CASE(dma_map_failure),
 	CASE_TIMEOUT(dma_copy_killed, 300),
 	{ }

@@ -128,42 +128,60 @@ TEST(release_frees_objects)
 
 #define CAP_TEST_LIMIT 262144U
 
-TEST(object_caps)
+/* Whether the caps are small enough to fill from 64 fds; else the case skips. */
+static bool caps_fillable(const struct memdriver_info *now)
+{
+	unsigned int room = now->max_objects - now->objects_total;
+
+	if (now->max_objects > CAP_TEST_LIMIT || now->max_objects_per_fd > CAP_TEST_LIMIT ||
+	    room / now->max_objects_per_fd + 1 >= 64) {
+		skip("caps too large to fill here");
+		return false;
+	}
+	return true;
+}
+
+/* Per-fd cap: exactly max_objects_per_fd, unless the global cap bites. */
+TEST(object_caps_per_fd)
 {
 	struct memdriver_info now = info_now(fd);
 	unsigned int per_fd = now.max_objects_per_fd, room, got = 0, i;
-	int fds[64], nfds = 0, id = 0;
+	int f, id = 0;
 
-	room = now.max_objects - now.objects_total;
-	if (now.max_objects > CAP_TEST_LIMIT || per_fd > CAP_TEST_LIMIT ||
-	    room / per_fd + 1 >= 64) {
-		skip("caps too large to fill here");
+	if (!caps_fillable(&now))
 		return;
-	}
-	/* Per-fd cap: exactly max_objects_per_fd, unless the global cap bites. */
-	fds[nfds++] = open_dev();
+	room = now.max_objects - now.objects_total;
+	f = open_dev();
 	for (i = 0; i < per_fd && got < room; i++, got++) {
-		id = ioctl(fds[0], MEM_IOCTL_ALLOC_OBJECT);
+		id = ioctl(f, MEM_IOCTL_ALLOC_OBJECT);
 		if (id <= 0)
 			break;
 	}
 	EXPECT_GT(id, 0);
 	EXPECT_EQ(got, per_fd < room ? per_fd : room);
 	if (per_fd < room) {
-		EXPECT_ERRNO(ioctl(fds[0], MEM_IOCTL_ALLOC_OBJECT), EDQUOT);
-		EXPECT_EQ(free_object(fds[0], id), 0);
-		EXPECT_GT(ioctl(fds[0], MEM_IOCTL_ALLOC_OBJECT), 0);
+		EXPECT_ERRNO(ioctl(f, MEM_IOCTL_ALLOC_OBJECT), EDQUOT);
+		EXPECT_EQ(free_object(f, id), 0);
+		EXPECT_GT(ioctl(f, MEM_IOCTL_ALLOC_OBJECT), 0);
 	}
-	EXPECT_EQ(info_now(fds[0]).objects_fd, got);
+	EXPECT_EQ(info_now(f).objects_fd, got);
+	close(f);
+	EXPECT_EQ(info_now(fd).objects_total, now.objects_total);
+}
 
-	/* Module-wide cap: fill it from more fds, then one more fails. */
+/* Module-wide cap: filled from more fds, each up to its own cap, then one more fails. */
+TEST(object_caps_module_wide)
+{
+	struct memdriver_info now = info_now(fd);
+	unsigned int per_fd = now.max_objects_per_fd, room, got = 0;
+	int fds[64], nfds = 0;
+
+	if (!caps_fillable(&now))
+		return;
+	room = now.max_objects - now.objects_total;
 	while (got < room && nfds < 64) {
-		int f = open_dev();
-
-		fds[nfds++] = f;
-		for (i = 0; i < per_fd && got < room; i++, got++)
-			if (ioctl(f, MEM_IOCTL_ALLOC_OBJECT) <= 0)
-				break;
+		fds[nfds] = open_dev();
+		got += alloc_objects(fds[nfds++], room - got < per_fd ? room - got : per_fd);
 	}
 	EXPECT_EQ(got, room);
 	EXPECT_EQ(info_now(fd).objects_total, now.max_objects);
@@ -198,17 +216,6 @@ static void *quota_hammer_run(void *arg)
 	return NULL;
 }
 
-/* Allocate @n objects on @f; the number that succeeded. */
-static unsigned int alloc_many(int f, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		if (ioctl(f, MEM_IOCTL_ALLOC_OBJECT) <= 0)
-			break;
-	return i;
-}
-
 /*
  * One module-wide slot left, and two fds: a full one whose allocs must all
  * get EDQUOT (its own cap, which it hits first), and one with room whose
@@ -231,10 +238,10 @@ TEST(object_quota_race)
 	rest = room - per_fd - 1;
 	h.fd = fd;
 	other = open_dev();
-	ASSERT_EQ(alloc_many(fd, per_fd), per_fd);
+	ASSERT_EQ(alloc_objects(fd, per_fd), per_fd);
 	/* The other fd takes all but the last slot, over its own cap too. */
 	ASSERT_LE(rest, per_fd);
-	ASSERT_EQ(alloc_many(other, rest), rest);
+	ASSERT_EQ(alloc_objects(other, rest), rest);
 	EXPECT_EQ(info_now(fd).objects_total, now.max_objects - 1);
 	ASSERT_EQ(pthread_create(&tid, NULL, quota_hammer_run, &h), 0);
 	for (i = 0; i < (unsigned int)h.rounds; i++) {
@@ -256,7 +263,8 @@ const struct test_case objects_cases[] = {
 	CASE(object_errors),
 	CASE(unknown_ioctl),
 	CASE(release_frees_objects),
-	CASE(object_caps),
+	CASE(object_caps_per_fd),
+	CASE(object_caps_module_wide),
 	CASE(object_quota_race),
 	{ }
 };

@@ -65,6 +65,16 @@ long long check_pattern(const __u8 *buf, size_t len, __u64 pos,
 	return -1;
 }
 
+/* Pattern @seed over the @len device bytes at @off, in one write. */
+void write_pattern(int fd, __u64 off, size_t len, unsigned int seed)
+{
+	__u8 *buf = xmalloc(len);
+
+	fill_pattern(buf, len, off, seed);
+	EXPECT_EQ(pwrite(fd, buf, len, off), len);
+	free(buf);
+}
+
 void *xmalloc(size_t len)
 {
 	void *p = malloc(len);
@@ -161,6 +171,17 @@ int object_read(int fd, int id, __u8 *data)
 int free_object(int fd, int id)
 {
 	return ioctl(fd, MEM_IOCTL_FREE_OBJECT, &id);
+}
+
+/* Allocate up to @n objects on @fd, stopping at the first failure: how many. */
+unsigned int alloc_objects(int fd, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (ioctl(fd, MEM_IOCTL_ALLOC_OBJECT) <= 0)
+			break;
+	return i;
 }
 
 /*

@@ -55,6 +55,7 @@ int get_info(int fd, struct memdriver_info *out);
 void fill_pattern(__u8 *buf, size_t len, __u64 pos, unsigned int seed);
 long long check_pattern(const __u8 *buf, size_t len, __u64 pos,
 			unsigned int seed);
+void write_pattern(int fd, __u64 off, size_t len, unsigned int seed);
 void *xmalloc(size_t len);
 void *unmapped_address(void);
 void read_text(const char *path, char *buf, size_t len);
@@ -67,6 +68,7 @@ __u64 region_size(int r);
 extern const char *const region_names[MEMDRIVER_NR_REGIONS];
 int object_read(int fd, int id, __u8 *data);
 int free_object(int fd, int id);
+unsigned int alloc_objects(int fd, unsigned int n);
 int expect_engine(void);
 const char *engine_name(__u32 engine);
 int window_region(__u64 off, __u64 len);
