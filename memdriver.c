@@ -2144,3 +2144,8 @@ module_exit(memdriver_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Memory allocation demonstration driver: kmalloc, vmalloc, DMA, pages, kmem_cache");
 MODULE_AUTHOR("memdriver developers");
+
+/* The KUnit suite, built only with "make MEMDRIVER_KUNIT=1" (see Kbuild). */
+#ifdef MEMDRIVER_KUNIT
+#include "kunit/memdriver_kunit.c"
+#endif

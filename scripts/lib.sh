@@ -70,7 +70,7 @@ scenario_dtb() {
 
 # ---- building: one way to stage the sources, one build of each kind ----
 # Every build works on a fresh copy of the sources, so the tree stays clean.
-MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h)
+MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h kunit/memdriver_kunit.c)
 USER_SOURCES=(Makefile memdriver.h memdriver_test.c tests)
 stage_sources() { # dir files...
 	local dir=$1
