@@ -168,7 +168,7 @@ fi
 for sc in $SCENARIO_LIST; do
 	scenario_load "$sc" --no-kdir
 	[ "$KERNEL" = own ] && [ "${own_builds[$KERNEL_BUILD]}" = "$sc" ] || continue
-	stage "own kernel $KERNEL_BUILD ($sc): cached, or built (about 25 CPU-minutes)"
+	stage "own kernel $KERNEL_BUILD ($sc), cached or built"
 	t0=$SECONDS
 	check_ok "own kernel $KERNEL_BUILD built or cached" "$RUN_DIR/debug-kernel-$KERNEL_BUILD.log" \
 		"$MEMDRIVER_TOP/scripts/build-debug-kernel.sh" "$sc"
