@@ -1318,6 +1318,11 @@ static bool memdriver_dma_engine_may_serve(const struct memdriver_dma_window *sr
 	return span->body;
 }
 
+/*
+ * Whether two windows share a cache line. Both have passed
+ * memdriver_dma_window_init(), so a + len and b + len are at most the
+ * device's size and nothing here wraps.
+ */
 static bool memdriver_dma_windows_overlap(u64 a, u64 b, u64 len)
 {
 	u64 align = memdriver_dma_copy_align();
