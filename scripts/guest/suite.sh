@@ -254,12 +254,20 @@ section_dma() {
 		chan_cycles
 	fi
 }
+# This load's message (the kunit section loaded the module before), and no
+# raw pointer in any of memdriver's lines.
+one_load_message() {
+	[ "$(dmesg_since_mark | grep -c "memdriver memdriver0: major")" = 1 ] &&
+		! dmesg | grep memdriver | grep -Eq "ffff[0-9a-f]{8}"
+}
+
 # ---- 1. Default parameters ----
 # (Debug kernels: smaller object caps, so the cap cases fill them in
 # seconds rather than minutes; room for faults' fd holding 4096 objects.)
 section_defaults() {
 	LOAD1=
 	[ "$DEBUG" = 1 ] && LOAD1="max_objects=16384 max_objects_per_fd=8192"
+	kmsg_mark
 	check "insmod with defaults${LOAD1:+ but $LOAD1}" insmod $KO $LOAD1
 	check "/dev/memdriver0 is a char device" test -c /dev/memdriver0
 	check "/dev/memdriver0 mode is 0600" \
@@ -272,9 +280,7 @@ section_defaults() {
 		'test "$(readlink -f /sys/class/memdriver/memdriver0)" = /sys/devices/platform/memdriver.0/memdriver/memdriver0 &&
 		 test "$(basename "$(readlink /sys/class/memdriver/memdriver0/subsystem)")" = memdriver &&
 		 grep -qx DEVNAME=memdriver0 /sys/class/memdriver/memdriver0/uevent'
-	check "one load message, no raw pointers" sh -c \
-		'[ "$(dmesg | grep -c "memdriver memdriver0: major")" = 1 ] &&
-		 ! dmesg | grep memdriver | grep -Eq "ffff[0-9a-f]{8}"'
+	check "one load message, no raw pointers" one_load_message
 
 	before=$(log_lines)
 	check "memdriver_test (64-bit)" nested /memdriver_test --fresh
