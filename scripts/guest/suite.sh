@@ -254,11 +254,13 @@ section_dma() {
 		chan_cycles
 	fi
 }
-# This load's message (the kunit section loaded the module before), and no
-# raw pointer in any of memdriver's lines.
+# This load's one message and no raw pointer in its lines: since the mark,
+# as the kunit section loaded and unloaded the module before (and on
+# DEBUG_KOBJECT_RELEASE kernels the kernel's own unload lines name
+# memdriver's kobjects with their addresses).
 one_load_message() {
 	[ "$(dmesg_since_mark | grep -c "memdriver memdriver0: major")" = 1 ] &&
-		! dmesg | grep memdriver | grep -Eq "ffff[0-9a-f]{8}"
+		! dmesg_since_mark | grep memdriver | grep -Eq "ffff[0-9a-f]{8}"
 }
 
 # ---- 1. Default parameters ----
