@@ -126,6 +126,7 @@ fi
 # after BOOT_TIMEOUT is stopped and booted again too.
 BOOT_TIMEOUT=${MEMDRIVER_BOOT_TIMEOUT:-180}
 for attempt in 1 2; do
+	: >"$logfile"
 	timeout -k 10 "$tmo" "${qemu_cmd[@]}" </dev/null >"$logfile" 2>&1 &
 	qpid=$!
 	rc=0 boot_t0=$SECONDS boot_hung=false
