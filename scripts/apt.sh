@@ -15,18 +15,26 @@
 # private apt runs as the user who owns the cache.
 
 APT_DIR=$MEMDRIVER_CACHE/apt
+# Debian's bookworm suites as one-line sources for the architectures given
+# (comma-separated); the only place the mirrors are written. The system
+# guest's root filesystem (scripts/system-image.sh) takes the same lines
+# without backports.
+debian_sources() { # arches [suite...]
+	local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+	local sec=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+	local opts="arch=$1 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg"
+	local suites=${*:2} s
+	for s in ${suites:-bookworm bookworm-updates bookworm-security bookworm-backports}; do
+		case $s in
+		*-security) echo "deb [$opts] $sec $s main" ;;
+		*) echo "deb [$opts] $mirror $s main" ;;
+		esac
+	done
+}
 private_apt_setup() {
 	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" \
 		"$APT_DIR/debs"
-	local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-	local sec=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-	local opts="arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg"
-	cat >"$APT_DIR/sources.list" <<EOS
-deb [$opts] $mirror bookworm main
-deb [$opts] $mirror bookworm-updates main
-deb [$opts] $sec bookworm-security main
-deb [$opts] $mirror bookworm-backports main
-EOS
+	debian_sources amd64,arm64 >"$APT_DIR/sources.list"
 	# Refresh the lists at most once a day.
 	if [ -z "$(find "$APT_DIR/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
 		log "updating private apt lists"
