@@ -68,6 +68,37 @@ scenario_dtb() {
 	fi
 }
 
+# The guest's exit helper (scripts/guest/exit.c) for an arch, built once
+# and again when its source changes; prints its path.
+guest_exit_helper() { # arch
+	local src=$MEMDRIVER_TOP/scripts/guest/exit.c
+	local gexit=$MEMDRIVER_CACHE/guest-exit/$1/guest-exit
+	if [ ! -x "$gexit" ] || [ "$src" -nt "$gexit" ]; then
+		arch_facts "$1"
+		mkdir -p "${gexit%/*}"
+		# Guests boot two at a time: each builds into a file of its own.
+		"${CROSS}gcc" -static -O2 -Wall -Wextra -Werror \
+			-o "$gexit.$$.tmp" "$src"
+		mv "$gexit.$$.tmp" "$gexit"
+	fi
+	echo "$gexit"
+}
+
+# An initramfs root: busybox with its applet links (the host's busybox is
+# the same Debian version, so its list fits the arm64 one too), the exit
+# helper as /bin/guest-exit and the given script as /init.
+busybox_root() { # dir busybox guest-exit init
+	local root=$1 applet
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp}
+	cp "$2" "$root/bin/busybox"
+	for applet in $(/bin/busybox --list-full); do
+		[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+	done
+	cp "$3" "$root/bin/guest-exit"
+	cp "$4" "$root/init"
+	chmod +x "$root/init"
+}
+
 # ---- building: one way to stage the sources, one build of each kind ----
 # Every build works on a fresh copy of the sources, so the tree stays clean.
 MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h kunit/memdriver_kunit.c)
