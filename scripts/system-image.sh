@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build, or find in the cache, the system guest's disk image: Debian
+# bookworm arm64 with systemd as init, udev, apt, DKMS and a compiler, and
+# Debian's 6.1 arm64 kernel with its headers, the ABI scenario 6.1-arm64
+# boots (scripts/system.sh). Prints the image's directory:
+#   disk.raw        the root file system (ext4, label sysroot, sparse);
+#                   boots take copy-on-write overlays of it, never change it
+#   vmlinuz, initrd.img, release
+#                   the kernel and Debian's initramfs, taken out of the image
+#   times           seconds each stage took when it was built
+#
+# usage: scripts/system-image.sh
+#
+# Two stages, as there is no binfmt_misc here to run arm64 programs:
+#  1. on the host, mmdebstrap --variant=extract downloads the packages (apt
+#     resolves them; the debs are cached in $MEMDRIVER_CACHE/sysguest/debs)
+#     and unpacks them; mkfs.ext4 -d turns the tree into the disk image.
+#  2. in an arm64 guest (Debian's kernel and a busybox initramfs of ours
+#     that loads the disk's modules), scripts/guest/system/second-stage
+#     installs the packages for real with dpkg and apt.
+# The cache key covers everything that goes in: the package list, suites,
+# kernel release, mmdebstrap's version and the guest-side files.
+# mmdebstrap runs as root here (--mode=root): the tree must carry the
+# packages' owners for mkfs.ext4 -d to copy them.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/apt.sh"
+. "$(dirname "$0")/system.sh"
+
+[ $# = 0 ] || die "usage: $0"
+system_facts
+release=$SYS_RELEASE
+pkgs="$SYSTEM_PKGS linux-image-$release linux-headers-$release"
+guest=$MEMDRIVER_TOP/scripts/guest/system
+[ "$(id -u)" = 0 ] || die "mmdebstrap --mode=root needs root (the packages' owners)"
+command -v mmdebstrap >/dev/null || die "mmdebstrap missing: run scripts/install-deps.sh"
+
+key=$( {
+	echo "$pkgs" "$SYSTEM_SUITES" "$SYSTEM_DISK_SIZE" "$SYSTEM_ROOT_LABEL"
+	debian_sources arm64 $SYSTEM_SUITES
+	mmdebstrap --version
+	cat "$0" "$MEMDRIVER_TOP/scripts/system.sh" "$MEMDRIVER_TOP/scripts/guest/exit.c" \
+		"$guest"/stage2-init "$guest"/second-stage "$guest"/memdriver-job* \
+		"$guest"/memdriver-exit "$guest"/initramfs.conf
+} | sha256sum | cut -c1-12)
+dir=$SYSTEM_DIR/image-$key
+if [ -f "$dir/.complete" ]; then
+	echo "$dir"
+	exit 0
+fi
+
+work=$SYSTEM_DIR/work-$key
+debs=$SYSTEM_DIR/debs
+rm -rf "$work" && mkdir -p "$work" "$debs"
+root=$work/root
+times=$work/times
+: >"$times"
+stage() { # name seconds
+	log "system image: $1 took $2 s"
+	echo "$1 $2" >>"$times"
+}
+
+# ---- stage 1: download and unpack on the host ----
+SECONDS=0
+log "system image $key: unpacking bookworm arm64 with $release"
+# Merged /usr (bin, sbin, lib as links into usr/) before anything is
+# unpacked, as debootstrap makes it; mmdebstrap's hook does that and
+# registers a dummy usr-is-merged. The deb cache is copied in before the
+# download (apt takes a complete file it finds there) and back out after,
+# with the project's cached kernel packages.
+seed="cp -n $debs/*.deb \"\$1/var/cache/apt/archives/\" 2>/dev/null || true"
+abi=${release%-*}
+seed+="; cp -n $APT_DIR/debs/linux-*-$abi-*_all.deb $APT_DIR/debs/linux-*-$abi-*_arm64.deb"
+seed+=" \"\$1/var/cache/apt/archives/\" 2>/dev/null || true"
+debian_sources arm64 $SYSTEM_SUITES >"$work/sources.list"
+nice -n 19 mmdebstrap --variant=extract --mode=root --arch=arm64 \
+	--skip=check/qemu --skip=cleanup/apt \
+	--setup-hook=/usr/share/mmdebstrap/hooks/merged-usr/setup00.sh \
+	--setup-hook="mkdir -p \"\$1/var/cache/apt/archives\"; $seed" \
+	--extract-hook="cp -n \"\$1\"/var/cache/apt/archives/*.deb $debs/" \
+	--include='?essential' --include='?priority(required)' \
+	--include="$(echo $pkgs | tr ' ' ,)" \
+	bookworm "$root" "$work/sources.list" >"$work/mmdebstrap.log" 2>&1 ||
+	die "mmdebstrap failed, see $work/mmdebstrap.log"
+[ -d "$root/lib/modules/$release" ] || die "no modules of $release in the tree"
+
+# What the second stage installs: Essential packages by dpkg, the rest by
+# apt, by name.
+for f in "$root"/var/cache/apt/archives/*.deb; do
+	if [ "$(dpkg-deb -f "$f" Essential)" = yes ]; then
+		echo "${f##*/}" >>"$work/essential.debs"
+	else
+		dpkg-deb -f "$f" Package >>"$work/other.pkgs"
+	fi
+done
+mkdir -p "$root/sysguest"
+cp "$guest/second-stage" "$work/essential.debs" "$work/other.pkgs" "$root/sysguest/"
+echo "$release" >"$root/sysguest/release"
+
+# The system's own settings: the root and the job's disk by label, the
+# job's unit enabled, the exit helper, a small initramfs, no resolver.
+gexit=$(guest_exit_helper arm64)
+install -D -m 0755 "$gexit" "$root/usr/local/sbin/guest-exit"
+install -D -m 0755 "$guest/memdriver-job" "$root/usr/local/sbin/memdriver-job"
+install -m 0644 "$guest/memdriver-job.service" "$root/etc/systemd/system/"
+mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+ln -sf /etc/systemd/system/memdriver-job.service \
+	"$root/etc/systemd/system/multi-user.target.wants/"
+mkdir -p "$root/usr/lib/systemd/system-shutdown"
+install -m 0755 "$guest/memdriver-exit" "$root/usr/lib/systemd/system-shutdown/"
+install -m 0644 "$guest/initramfs.conf" "$root/etc/initramfs-tools/conf.d/memdriver"
+echo "LABEL=$SYSTEM_ROOT_LABEL / ext4 errors=remount-ro 0 1" >"$root/etc/fstab"
+echo memdriver-pi >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tmemdriver-pi\n' >"$root/etc/hosts"
+rm -f "$root/etc/resolv.conf"
+stage "unpack (mmdebstrap, host)" $SECONDS
+
+SECONDS=0
+system_ext4 "$root" "$work/disk.raw" "$SYSTEM_ROOT_LABEL" "$SYSTEM_DISK_SIZE"
+stage "mkfs.ext4 -d" $SECONDS
+
+# ---- stage 2: install inside an arm64 guest ----
+# Its initramfs: busybox, the modules that reach the disk, from the tree's
+# own kernel, with every dependency first (modinfo reads arm64 modules).
+SECONDS=0
+ird=$work/initramfs
+busybox_root "$ird" "$BUSYBOX" "$gexit" "$guest/stage2-init"
+mkdir -p "$ird/modules"
+mods=$root/lib/modules/$release
+: >"$ird/modules.load"
+add_module() { # name
+	local f dep
+	grep -qx "$1" "$ird/modules.load" && return 0
+	f=$(find "$mods" -name "$1.ko*" | head -1)
+	[ -n "$f" ] || die "module $1 not in $release"
+	for dep in $(modinfo -F depends "$f" | tr , ' '); do
+		add_module "$dep"
+	done
+	case $f in
+	*.xz) xz -dc "$f" >"$ird/modules/$1.ko" ;;
+	*) cp "$f" "$ird/modules/$1.ko" ;;
+	esac
+	echo "$1" >>"$ird/modules.load"
+}
+# ext4's checksums need crc32c, which it only names as a soft dependency.
+for m in virtio_pci virtio_blk crc32c_generic ext4; do
+	add_module "$m"
+done
+(cd "$ird" && find . | cpio -o -H newc --quiet) | gzip -1 >"$work/stage2-initrd.gz"
+rm -rf "$ird" "$root"
+log "system image: second stage in the guest (dpkg and apt, arm64 under TCG)"
+rc=0
+system_boot "$work/second-stage.log" 3600 "$KDIR_ROOT/vmlinuz" "$work/stage2-initrd.gz" \
+	"rdinit=/init $SYSTEM_CMDLINE" \
+	-drive if=none,id=root,file="$work/disk.raw",format=raw,cache=unsafe \
+	-device virtio-blk-pci,drive=root || rc=$?
+stage "second stage (guest)" $SECONDS
+[ $rc = 0 ] || die "second stage failed, see $work/second-stage.log"
+
+# The kernel and Debian's initramfs, for booting without a boot loader.
+for f in vmlinuz initrd.img; do
+	debugfs -R "dump /boot/$f-$release $work/$f" "$work/disk.raw" 2>/dev/null
+	[ -s "$work/$f" ] || die "no /boot/$f-$release in the image"
+done
+echo "$release" >"$work/release"
+rm -rf "$dir"
+mv "$work" "$dir"
+touch "$dir/.complete"
+echo "$dir"
