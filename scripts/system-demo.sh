@@ -51,8 +51,8 @@ boot() { # name [system-run.sh options...] job-dir
 
 # The tree as a user has it: sources, dkms.conf, contrib/.
 job_dir "$work/job-dkms" dkms.sh
-stage_sources "$work/job-dkms/memdriver" "${MODULE_SOURCES[@]}" "${USER_SOURCES[@]}" \
-	dkms.conf contrib
+stage_sources "$work/job-dkms/memdriver" $(printf '%s\n' "${MODULE_SOURCES[@]}" \
+	"${USER_SOURCES[@]}" dkms.conf contrib | sort -u)
 boot dkms "$work/job-dkms"
 job_dir "$work/job-reboot" after-reboot.sh
 boot reboot "$work/job-reboot"
