@@ -20,26 +20,6 @@ for a in amd64 arm64; do
 	HOST_PKGS+=" $ARCH_PKGS"
 done
 
-install_host_tools() {
-	local missing=() p
-	for p in $HOST_PKGS; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'install ok installed' || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	log "installing host packages: ${missing[*]}"
-	local sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	# Another apt (unattended-upgrades, a second terminal) may hold the
-	# locks: wait for it rather than fail.
-	local wait=(-o DPkg::Lock::Timeout=600)
-	if fuser /var/lib/dpkg/lock-frontend /var/lib/apt/lists/lock >/dev/null 2>&1; then
-		log "another apt or dpkg is running: waiting up to 10 minutes for its lock"
-	fi
-	$sudo apt-get "${wait[@]}" update -q
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait[@]}" install -y -q \
-		--no-install-recommends "${missing[@]}"
-}
 
 # The loaded scenario's Debian kernel: the image of its series from the
 # first of its suites that has one, with its headers.
@@ -129,7 +109,7 @@ fetch_busybox_arm64() {
 }
 
 main() {
-	install_host_tools
+	apt_install_missing $HOST_PKGS
 	private_apt_setup
 	local k
 	local s

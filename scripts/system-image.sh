@@ -35,7 +35,7 @@ release=$SYS_RELEASE
 pkgs="$SYSTEM_PKGS linux-image-$release linux-headers-$release"
 guest=$MEMDRIVER_TOP/scripts/guest/system
 [ "$(id -u)" = 0 ] || die "mmdebstrap --mode=root needs root (the packages' owners)"
-command -v mmdebstrap >/dev/null || die "mmdebstrap missing: run scripts/install-deps.sh"
+apt_install_missing $SYSTEM_HOST_PKGS >&2
 
 key=$( {
 	echo "$pkgs" "$SYSTEM_SUITES" "$SYSTEM_DISK_SIZE" "$SYSTEM_ROOT_LABEL"

@@ -21,6 +21,8 @@ SYSTEM_SUITES="bookworm bookworm-updates bookworm-security"
 # so the real one must be named to be installed in the guest.
 SYSTEM_PKGS="systemd-sysv udev kmod apt dkms build-essential sudo adduser
  passwd initramfs-tools usr-is-merged"
+# The host tools that build and boot it, beyond scripts/install-deps.sh's.
+SYSTEM_HOST_PKGS="mmdebstrap qemu-utils e2fsprogs"
 # Sparse: only what is written takes space. Room for a second kernel.
 SYSTEM_DISK_SIZE=6G
 # The ext4 labels the guest mounts by: its root and the job's disk.
@@ -93,5 +95,5 @@ system_ext4() { # dir image label [size]
 	local size=${4:-}
 	[ -n "$size" ] || size=$(( $(du -sm "$1" | cut -f1) * 13 / 10 + 32 ))M
 	rm -f "$2"
-	mkfs.ext4 -q -F -L "$3" -d "$1" "$2" "$size"
+	mkfs.ext4 -q -F -L "$3" -d "$1" "$2" "$size" >/dev/null
 }
