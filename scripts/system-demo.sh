@@ -45,7 +45,7 @@ boot() { # name [system-run.sh options...] job-dir
 	shift
 	SECONDS=0
 	"$MEMDRIVER_TOP/scripts/system-run.sh" --overlay "$disk" "$@" "$work/$name.log" || rc=$?
-	grep -aE '^(not )?ok [0-9]+ - ' "$work/$name.log" | sed "s/^/[$name] /" || true
+	grep -aoE '(not )?ok [0-9]+ - .*' "$work/$name.log" | sed "s/^/[$name] /" || true
 	results+=("$name $SECONDS $([ $rc = 0 ] && echo PASS || echo FAIL)")
 }
 

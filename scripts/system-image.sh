@@ -99,8 +99,8 @@ mkdir -p "$root/sysguest"
 cp "$guest/second-stage" "$work/essential.debs" "$work/other.pkgs" "$root/sysguest/"
 echo "$release" >"$root/sysguest/release"
 
-# The system's own settings: the root and the job's disk by label, the
-# job's unit enabled, the exit helper, a small initramfs, no resolver.
+# The system's own settings: the root by label, the job's unit enabled,
+# the exit helper, a small initramfs, no resolver.
 gexit=$(guest_exit_helper arm64)
 install -D -m 0755 "$gexit" "$root/usr/local/sbin/guest-exit"
 install -D -m 0755 "$guest/memdriver-job" "$root/usr/local/sbin/memdriver-job"
@@ -108,6 +108,8 @@ install -m 0644 "$guest/memdriver-job.service" "$root/etc/systemd/system/"
 mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -sf /etc/systemd/system/memdriver-job.service \
 	"$root/etc/systemd/system/multi-user.target.wants/"
+# The console is the job's: no login prompt cuts into its KTAP lines.
+ln -sf /dev/null "$root/etc/systemd/system/serial-getty@$SYS_CONSOLE.service"
 mkdir -p "$root/usr/lib/systemd/system-shutdown"
 install -m 0755 "$guest/memdriver-exit" "$root/usr/lib/systemd/system-shutdown/"
 install -m 0644 "$guest/initramfs.conf" "$root/etc/initramfs-tools/conf.d/memdriver"

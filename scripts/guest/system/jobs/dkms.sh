@@ -16,7 +16,7 @@ check "sudo dkms add + build + install memdriver/1.0" as_pi '
 	sudo dkms add memdriver/1.0
 	time sudo dkms build memdriver/1.0
 	sudo dkms install memdriver/1.0
-	dkms status'
+	sudo dkms status'
 check "dkms status: installed for $rel, in updates/dkms" sh -c "
 	dkms status memdriver | grep -F '$rel' | grep -q installed &&
 	modinfo -n memdriver | grep -q '/lib/modules/$rel/updates/dkms/memdriver.ko'"
