@@ -53,6 +53,8 @@ boot() { # name [system-run.sh options...] job-dir
 job_dir "$work/job-dkms" dkms.sh
 stage_sources "$work/job-dkms/memdriver" $(printf '%s\n' "${MODULE_SOURCES[@]}" \
 	"${USER_SOURCES[@]}" dkms.conf contrib | sort -u)
+build_user arm64 "$work/user"
+cp "$work/user/memdriver_test" "$work/job-dkms/"
 boot dkms "$work/job-dkms"
 job_dir "$work/job-reboot" after-reboot.sh
 boot reboot "$work/job-reboot"
