@@ -45,7 +45,11 @@ boot() { # name [system-run.sh options...] job-dir
 	shift
 	SECONDS=0
 	"$MEMDRIVER_TOP/scripts/system-run.sh" --overlay "$disk" "$@" "$work/$name.log" || rc=$?
-	grep -aoE '(not )?ok [0-9]+ - .*' "$work/$name.log" | sed "s/^/[$name] /" || true
+	# The job's own KTAP lines, not the nested ones ("# ok"); an image
+	# built before the job's unit wrote to the console raw prefixes
+	# them as the journal does.
+	sed -nE "s/^(\[ *[0-9.]+\] [^ ]+: )?((not )?ok [0-9]+ - )/[$name] \2/p" \
+		"$work/$name.log"
 	results+=("$name $SECONDS $([ $rc = 0 ] && echo PASS || echo FAIL)")
 }
 
