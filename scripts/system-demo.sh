@@ -77,7 +77,7 @@ if $with_612; then
 		"linux-headers-$abi-common" "linux-kbuild-$abi:arm64"; do
 		name=${p%:*} arch=${p#*:}
 		[ "$arch" != "$p" ] || arch=all
-		deb=$(ls -t "$APT_DIR/debs/${name}_"*"_$arch.deb" 2>/dev/null | head -1)
+		deb=$(ls -t "$APT_DIR/debs/${name}_"*"_$arch.deb" 2>/dev/null | head -1 || true)
 		if [ -z "$deb" ]; then
 			v=$(papt_cache madison "$p" | awk -F'|' 'NR==1 {gsub(/ /,"",$2); print $2}')
 			download "$p=$v"
