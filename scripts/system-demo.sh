@@ -66,7 +66,8 @@ boot reboot "$work/job-reboot"
 if $with_612; then
 	# Scenario 6.12-arm64's kernel: its image and headers are cached by
 	# scripts/install-deps.sh; the arm64 kbuild (the guest runs its tools)
-	# is fetched here once.
+	# is fetched here once, into the system guest's own deb cache: in
+	# $APT_DIR/debs, install-deps.sh would take it for the host's kbuild.
 	private_apt_setup
 	rel=$(cat "$KERNELS_DIR/6.12-arm64/release" 2>/dev/null) ||
 		die "no 6.12-arm64 kernel: run SCENARIOS=6.12-arm64 scripts/install-deps.sh"
@@ -77,11 +78,12 @@ if $with_612; then
 		"linux-headers-$abi-common" "linux-kbuild-$abi:arm64"; do
 		name=${p%:*} arch=${p#*:}
 		[ "$arch" != "$p" ] || arch=all
-		deb=$(ls -t "$APT_DIR/debs/${name}_"*"_$arch.deb" 2>/dev/null | head -1 || true)
+		deb=$(ls -t "$APT_DIR/debs/${name}_"*"_$arch.deb" \
+			"$SYSTEM_DIR/debs/${name}_"*"_$arch.deb" 2>/dev/null | head -1 || true)
 		if [ -z "$deb" ]; then
 			v=$(papt_cache madison "$p" | awk -F'|' 'NR==1 {gsub(/ /,"",$2); print $2}')
-			download "$p=$v"
-			deb=$(ls -t "$APT_DIR/debs/${name}_"*"_$arch.deb" | head -1)
+			(cd "$SYSTEM_DIR/debs" && papt_get download -q "$p=$v" >/dev/null)
+			deb=$(ls -t "$SYSTEM_DIR/debs/${name}_"*"_$arch.deb" | head -1)
 		fi
 		cp "$deb" "$work/job-612/debs/"
 	done
