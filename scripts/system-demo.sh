@@ -87,6 +87,17 @@ if $with_612; then
 		fi
 		cp "$deb" "$work/job-612/debs/"
 	done
+	# What backports' kbuild needs beyond the image (pahole, for BTF), from
+	# bookworm: the versions that fit its libelf1.
+	for p in pahole libbpf1 libdw1; do
+		v=$(suite_version "$p:arm64" bookworm)
+		deb=$(ls "$SYSTEM_DIR/debs/${p}_${v/:/%3a}_arm64.deb" 2>/dev/null || true)
+		if [ -z "$deb" ]; then
+			(cd "$SYSTEM_DIR/debs" && papt_get download -q "$p:arm64=$v" >/dev/null)
+			deb=$(ls "$SYSTEM_DIR/debs/${p}_${v/:/%3a}_arm64.deb")
+		fi
+		cp "$deb" "$work/job-612/debs/"
+	done
 	echo "$rel" >"$work/job-612/debs/release"
 	boot install-6.12 "$work/job-612"
 	job_dir "$work/job-on612" on-6.12.sh

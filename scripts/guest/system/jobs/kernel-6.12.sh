@@ -7,7 +7,7 @@ plan 3
 rel=$(cat debs/release)
 check "apt install ./linux-*.deb ($rel), offline" as_pi "
 	cd $PWD/debs
-	time sudo apt-get install -y -q --no-download ./*.deb"
+	time sudo apt-get install -y -q --no-download --no-install-recommends ./*.deb"
 check "DKMS built memdriver for $rel by itself" sh -c "
 	dkms status memdriver
 	dkms status memdriver | grep -F '$rel' | grep -q installed &&
