@@ -20,7 +20,6 @@ for a in amd64 arm64; do
 	HOST_PKGS+=" $ARCH_PKGS"
 done
 
-
 # The loaded scenario's Debian kernel: the image of its series from the
 # first of its suites that has one, with its headers.
 fetch_kernel() {
