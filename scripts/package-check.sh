@@ -52,8 +52,8 @@ make)
 	[ -z "$(ls "$moddir"/updates/ 2>/dev/null)" ] || die "make uninstall left files"
 	;;
 dkms)
-	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$MEMDRIVER_TOP/dkms.conf")
-	stage_sources "$scratch/src/memdriver-$ver" dkms.conf "${MODULE_SOURCES[@]}"
+	ver=$(memdriver_version)
+	stage_sources "$scratch/src/memdriver-$ver" "${DKMS_SOURCES[@]}" "${MODULE_SOURCES[@]}"
 	mkdir -p "$scratch/dkms" "$moddir" "$scratch/bin"
 	dk=(dkms --dkmstree "$scratch/dkms" --sourcetree "$scratch/src"
 		--installtree "$root/lib/modules")
