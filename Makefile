@@ -8,6 +8,7 @@
 #   make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- KDIR=...   cross build
 #   make install / uninstall  into /lib/modules/<release>/updates, then depmod;
 #                            INSTALL_MOD_PATH=<root> installs under a staging root
+#   make deb                 Debian packages memdriver-dkms and memdriver-tools
 #   make demo                build, boot a QEMU guest, load, run the demo
 #   make check               the whole test suite (static checks + 6 kernels)
 
@@ -66,10 +67,16 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -f memdriver_test
 
+# The Debian packages memdriver-dkms and memdriver-tools, for this machine
+# and arm64 (cross-built), into DEB_OUT: scripts/build-deb.sh.
+DEB_OUT ?= $(CURDIR)
+deb:
+	scripts/build-deb.sh "$(DEB_OUT)"
+
 demo:
 	scripts/demo.sh
 
 check:
 	scripts/test.sh
 
-.PHONY: all modules install uninstall clean demo check
+.PHONY: all modules install uninstall clean deb demo check

@@ -86,6 +86,11 @@ stage_sources() { # dir files...
 memdriver_version() {
 	bash -c '. "$1/dkms.conf" && echo "$PACKAGE_VERSION"' _ "$MEMDRIVER_TOP"
 }
+# The architectures of the Debian packages (scripts/build-deb.sh): the build
+# machine's and arm64, the Pi 5's (cross-built on x86_64).
+deb_arches() {
+	printf '%s\n' "$(dpkg --print-architecture)" arm64 | awk '!seen[$0]++'
+}
 # memdriver.ko for one kernel of the matrix, through the project's Makefile.
 # Further arguments go to make (the test command adds W=1 C=2).
 build_module() { # scenario dir [make args...]
