@@ -99,14 +99,14 @@ deb_contents() { # dir
 	# dkms.conf as dkms reads it, sourced by bash: the version written in,
 	# rebuilt for each new kernel, installed where Debian's dkms puts it.
 	f=$(bash -c '. "$1" && echo "$PACKAGE_NAME $PACKAGE_VERSION ${BUILT_MODULE_NAME[0]}" \
-		"${DEST_MODULE_LOCATION[0]} AUTOINSTALL=$AUTOINSTALL"' _ "$root/$src/dkms.conf")
+		"${DEST_MODULE_LOCATION[0]} AUTOINSTALL=$AUTOINSTALL"' _ "$root/$src/dkms.conf") || true
 	echo "# /$src/dkms.conf: $f"
 	[ "$f" = "memdriver $ver memdriver /updates/dkms AUTOINSTALL=yes" ] ||
 		die "/$src/dkms.conf reads as: $f"
 	# The group exists before DKMS builds the module, which may be loaded
 	# right after.
 	f=$root/DEBIAN/postinst
-	a=$(grep -nx -m1 '		addgroup --system --quiet memdriver' "$f" | cut -d: -f1)
+	a=$(grep -nx -m1 '		addgroup --system --quiet memdriver' "$f" | cut -d: -f1) || true
 	[ -n "$a" ] && [ "$a" -lt "$(grep -n -m1 common.postinst "$f" | cut -d: -f1)" ] ||
 		die "postinst does not create the group memdriver before DKMS runs"
 	grep -qx "DKMS_NAME=memdriver" "$f" && grep -qx "DKMS_VERSION=$ver" "$f" ||
@@ -140,7 +140,7 @@ deb_contents() { # dir
 		root=$scratch/tools-$a
 		dpkg-deb -x "$deb" "$root"
 		# 64-bit, for this arch, linked against the system's libc.
-		f=$(readelf -hl "$root/usr/bin/memdriver_test")
+		f=$(readelf -hl "$root/usr/bin/memdriver_test") || true
 		grep -q 'Class: *ELF64' <<<"$f" && grep -q "Machine: *$ELF_MACHINE\$" <<<"$f" &&
 			grep -q 'Requesting program interpreter' <<<"$f" ||
 			die "memdriver-tools ($a): memdriver_test is not a dynamic ELF64 $ELF_MACHINE program"
