@@ -27,8 +27,9 @@ set -uo pipefail
 
 SCENARIO_LIST=$(run_scenarios | xargs)
 for sc in $SCENARIO_LIST; do (scenario_load "$sc" --no-kdir) || exit 1; done
-# Model-based fuzzing: 200k + 50k operations per stock guest, divided by
-# the scenario's FUZZ_DIVISOR on the slower ones.
+# Model-based fuzzing: 200k + 50k operations per stock guest, and the
+# stress test's 1000 rounds, divided by the scenario's FUZZ_DIVISOR on the
+# slower ones.
 # A failure prints its seed; MEMDRIVER_FUZZ_SEED=N replays it.
 FUZZ_SEED=${MEMDRIVER_FUZZ_SEED:-$(date +%s)}
 FUZZ_OPS=${MEMDRIVER_FUZZ_OPS:-200000}
@@ -293,7 +294,8 @@ queue_guest() { queue+=("$1|$2|$3|$4|$5|${6:-}|$7"); }
 # The guest suite's settings (/guest.conf) for the loaded scenario.
 guest_conf() { # sections
 	echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / FUZZ_DIVISOR))" \
-		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR)) DEBUG=$DEBUG"
+		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR))" \
+		"STRESS_ROUNDS=$((1000 / FUZZ_DIVISOR)) DEBUG=$DEBUG"
 	echo "EXPECT_ENGINE=$EXPECT_ENGINE TIMEOUT_SCALE=$TIMEOUT_SCALE"
 	echo "SUITE='$1'"
 }
