@@ -8,6 +8,7 @@
 #   make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- KDIR=...   cross build
 #   make install / uninstall  into /lib/modules/<release>/updates, then depmod;
 #                            INSTALL_MOD_PATH=<root> installs under a staging root
+#   make deb                 Debian packages memdriver-dkms and memdriver-tools
 #   make demo                build, boot a QEMU guest, load, run the demo
 #   make check               the whole test suite (static checks + 6 kernels)
 
@@ -30,7 +31,10 @@ USER_CC ?= $(CROSS_COMPILE)gcc
 USER_CFLAGS ?= -O2 -g -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
 # 64 KiB segment alignment: loadable on 4, 16 and 64 KiB page kernels
 # (the Pi 5 uses 16 KiB; armhf links for 4 KiB by default).
-USER_LDFLAGS ?= -static -pthread -Wl,-z,max-page-size=0x10000
+USER_LDFLAGS ?= -pthread -Wl,-z,max-page-size=0x10000
+# Static, since the test guests' initramfs has no libc; the Debian package
+# links it dynamically (USER_STATIC= in debian/rules).
+USER_STATIC ?= -static
 
 all: modules memdriver_test
 
@@ -40,8 +44,11 @@ modules:
 # The suite's cases and modes live in tests/, one file a subject.
 TEST_SRCS := memdriver_test.c $(wildcard tests/*.c)
 
+# CPPFLAGS, CFLAGS and LDFLAGS, if set, come last: a distribution's own
+# (dpkg-buildflags: hardening) on top of the tool's.
 memdriver_test: $(TEST_SRCS) memdriver.h $(wildcard tests/*.h)
-	$(USER_CC) $(USER_CFLAGS) -o $@ $(TEST_SRCS) $(USER_LDFLAGS)
+	$(USER_CC) $(USER_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ $(TEST_SRCS) \
+		$(USER_LDFLAGS) $(USER_STATIC) $(LDFLAGS)
 
 # kbuild skips depmod when the headers lack System.map (Debian's do), so run it
 # here. The module may come out signed and compressed (memdriver.ko.xz).
@@ -60,10 +67,16 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -f memdriver_test
 
+# The Debian packages memdriver-dkms and memdriver-tools, for this machine
+# and arm64 (cross-built), into DEB_OUT: scripts/build-deb.sh.
+DEB_OUT ?= $(CURDIR)
+deb:
+	scripts/build-deb.sh "$(DEB_OUT)"
+
 demo:
 	scripts/demo.sh
 
 check:
 	scripts/test.sh
 
-.PHONY: all modules install uninstall clean demo check
+.PHONY: all modules install uninstall clean deb demo check

@@ -12,6 +12,7 @@
 #   CONSOLE        the serial console the guest writes to
 #   PASS_RC        QEMU's exit status when the guest passes (scripts/guest/exit.c)
 #   BUSYBOX        the static busybox the initramfs runs
+#   ELF_MACHINE    what readelf -h says of its programs ("Machine:")
 #   ARCH_PKGS      the Debian packages that build and boot it here: QEMU,
 #                  the 32-bit compiler and, when not native, the cross one
 arch_facts() {
@@ -23,7 +24,7 @@ arch_facts() {
 		# isa-debug-exit: writing N makes QEMU exit with 2N+1.
 		QEMU=(qemu-system-x86_64 -M pc -cpu max
 			-device isa-debug-exit,iobase=0xf4,iosize=0x04)
-		CONSOLE=ttyS0 PASS_RC=1
+		CONSOLE=ttyS0 PASS_RC=1 ELF_MACHINE="Advanced Micro Devices X86-64"
 		BUSYBOX=/bin/busybox
 		ARCH_PKGS="qemu-system-x86 gcc-i686-linux-gnu libc6-dev-i386-cross"
 		;;
@@ -36,7 +37,7 @@ arch_facts() {
 		# Semihosting SYS_EXIT: QEMU exits with N.
 		QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a76
 			-semihosting-config enable=on,target=native,userspace=on)
-		CONSOLE=ttyAMA0 PASS_RC=0
+		CONSOLE=ttyAMA0 PASS_RC=0 ELF_MACHINE=AArch64
 		BUSYBOX=$MEMDRIVER_CACHE/busybox/arm64/busybox
 		ARCH_PKGS="qemu-system-arm gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
 		;;

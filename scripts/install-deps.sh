@@ -15,6 +15,9 @@ set -euo pipefail
 HOST_PKGS="make gcc libc6-dev qemu-system-data busybox-static sparse cpio bc
  flex bison libelf-dev xz-utils dpkg-dev kmod perl ca-certificates dwarves
  ccache dkms udev psmisc"
+# The Debian packages (make deb): dpkg-buildpackage wants build-essential;
+# no fakeroot, since debian/control says Rules-Requires-Root: no.
+HOST_PKGS+=" build-essential debhelper dh-dkms lintian"
 for a in amd64 arm64; do
 	arch_facts "$a"
 	HOST_PKGS+=" $ARCH_PKGS"

@@ -103,11 +103,24 @@ busybox_root() { # dir busybox guest-exit init
 # Every build works on a fresh copy of the sources, so the tree stays clean.
 MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h kunit/memdriver_kunit.c)
 USER_SOURCES=(Makefile memdriver.h memdriver_test.c tests)
+# What dkms needs beside them: dkms.conf, which reads the version from
+# debian/changelog.
+DKMS_SOURCES=(dkms.conf debian/changelog)
 stage_sources() { # dir files...
 	local dir=$1
 	shift
 	rm -rf "$dir" && mkdir -p "$dir"
 	(cd "$MEMDRIVER_TOP" && cp -r --parents "$@" "$dir/")
+}
+# memdriver's version as dkms sees it in a checkout: dkms.conf's, which it
+# takes from debian/changelog. dkms sources dkms.conf with bash.
+memdriver_version() {
+	bash -c '. "$1/dkms.conf" && echo "$PACKAGE_VERSION"' _ "$MEMDRIVER_TOP"
+}
+# The architectures of the Debian packages (scripts/build-deb.sh): the build
+# machine's and arm64, the Pi 5's (cross-built on x86_64).
+deb_arches() {
+	printf '%s\n' "$(dpkg --print-architecture)" arm64 | awk '!seen[$0]++'
 }
 # memdriver.ko for one kernel of the matrix, through the project's Makefile.
 # Further arguments go to make (the test command adds W=1 C=2).

@@ -4,7 +4,8 @@
 # The whole test suite: installs what is missing, runs the static checks
 # (make W=1, sparse C=2, checkpatch --strict), builds the module for each
 # kernel the scenarios boot, proves make install, DKMS and the udev rule in
-# scratch roots, then boots every scenario of scripts/scenarios/ in QEMU
+# scratch roots, builds the Debian packages (lintian, dpkg-deb), then
+# boots every scenario of scripts/scenarios/ in QEMU
 # (one file per guest: kernel, machine, command line, suite, extra boots)
 # and runs the guest suite (scripts/guest/suite.sh) with 64- and 32-bit
 # memdriver_test; own debug kernels (KASAN, kmemleak, lockdep, DMA-API
@@ -26,8 +27,9 @@ set -uo pipefail
 
 SCENARIO_LIST=$(run_scenarios | xargs)
 for sc in $SCENARIO_LIST; do (scenario_load "$sc" --no-kdir) || exit 1; done
-# Model-based fuzzing: 200k + 50k operations per stock guest, divided by
-# the scenario's FUZZ_DIVISOR on the slower ones.
+# Model-based fuzzing: 200k + 50k operations per stock guest, and the
+# stress test's 1000 rounds, divided by the scenario's FUZZ_DIVISOR on the
+# slower ones.
 # A failure prints its seed; MEMDRIVER_FUZZ_SEED=N replays it.
 FUZZ_SEED=${MEMDRIVER_FUZZ_SEED:-$(date +%s)}
 FUZZ_OPS=${MEMDRIVER_FUZZ_OPS:-200000}
@@ -75,7 +77,7 @@ check_ok() { # name logfile cmd...
 
 # Stages, numbered out of their total, with the time so far: a cold run
 # spends long minutes in some (a kernel build, a debug guest).
-stages=3 # static checks, module builds, install checks
+stages=4 # static checks, module builds, install checks, Debian packages
 declare -A own_builds=()
 for sc in $SCENARIO_LIST; do
 	scenario_load "$sc" --no-kdir
@@ -240,6 +242,13 @@ else
 	fail "contrib/memdriver.conf names exactly the module's parameters"
 fi
 
+# ---- the Debian packages (make deb): for no kernel in particular, once ----
+stage "Debian packages"
+check_ok "Debian packages memdriver-dkms and memdriver-tools ($(deb_arches | xargs)) build, lintian clean" \
+	"$RUN_DIR/deb-build.log" "$MEMDRIVER_TOP/scripts/package-check.sh" debs "$RUN_DIR/deb"
+check_ok "the .debs hold exactly their files and modes (dpkg-deb -c), fields (-I), dkms.conf, udev rule, group" \
+	"$RUN_DIR/deb-contents.log" "$MEMDRIVER_TOP/scripts/package-check.sh" deb-contents "$RUN_DIR/deb"
+
 # ---- judging a guest ----
 # Count a guest's KTAP results, nested ones ("# "-prefixed: memdriver_test's
 # own, inside the guest script's) included: each counts once.
@@ -285,7 +294,8 @@ queue_guest() { queue+=("$1|$2|$3|$4|$5|${6:-}|$7"); }
 # The guest suite's settings (/guest.conf) for the loaded scenario.
 guest_conf() { # sections
 	echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / FUZZ_DIVISOR))" \
-		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR)) DEBUG=$DEBUG"
+		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR))" \
+		"STRESS_ROUNDS=$((1000 / FUZZ_DIVISOR)) DEBUG=$DEBUG"
 	echo "EXPECT_ENGINE=$EXPECT_ENGINE TIMEOUT_SCALE=$TIMEOUT_SCALE"
 	echo "SUITE='$1'"
 }
