@@ -16,12 +16,16 @@
 # Two stages, as there is no binfmt_misc here to run arm64 programs:
 #  1. on the host, mmdebstrap --variant=extract downloads the packages (apt
 #     resolves them; the debs are cached in $MEMDRIVER_CACHE/sysguest/debs)
-#     and unpacks them; mkfs.ext4 -d turns the tree into the disk image.
-#  2. in an arm64 guest (Debian's kernel and a busybox initramfs of ours
-#     that loads the disk's modules), scripts/guest/system/second-stage
-#     installs the packages for real with dpkg and apt.
+#     and unpacks them.
+#  2. on the host too, in the tree under proot, which runs every arm64
+#     program with qemu-aarch64 (user mode: no binfmt_misc needed),
+#     scripts/guest/system/second-stage installs the packages for real
+#     with dpkg and apt. Only /proc is the host's; the tree has its own
+#     /dev nodes (mmdebstrap's), and no /sys: nothing in it may act on
+#     the host's devices.
 # The cache key covers everything that goes in: the package list, suites,
-# kernel release, mmdebstrap's version and the guest-side files.
+# kernel release, mmdebstrap's version and the guest-side files. Then
+# mkfs.ext4 -d turns the tree into the disk image.
 # mmdebstrap runs as root here (--mode=root): the tree must carry the
 # packages' owners for mkfs.ext4 -d to copy them.
 set -euo pipefail
@@ -42,7 +46,7 @@ key=$( {
 	debian_sources arm64 $SYSTEM_SUITES
 	mmdebstrap --version
 	cat "$0" "$MEMDRIVER_TOP/scripts/system.sh" "$MEMDRIVER_TOP/scripts/guest/exit.c" \
-		"$guest"/stage2-init "$guest"/second-stage "$guest"/memdriver-job* \
+		"$guest"/second-stage "$guest"/memdriver-job* \
 		"$guest"/memdriver-exit "$guest"/initramfs.conf
 } | sha256sum | cut -c1-12)
 dir=$SYSTEM_DIR/image-$key
@@ -79,7 +83,8 @@ nice -n 19 mmdebstrap --variant=extract --mode=root --arch=arm64 \
 	--skip=check/qemu --skip=cleanup/apt \
 	--setup-hook=/usr/share/mmdebstrap/hooks/merged-usr/setup00.sh \
 	--setup-hook="mkdir -p \"\$1/var/cache/apt/archives\"; $seed" \
-	--extract-hook="cp -n \"\$1\"/var/cache/apt/archives/*.deb $debs/" \
+	--extract-hook="cp -n \"\$1\"/var/cache/apt/archives/*.deb $debs/;
+		printf '%s\\n' \$MMDEBSTRAP_ESSENTIAL >$work/resolved.debs" \
 	--include='?essential' --include='?priority(required)' \
 	--include="$(echo $pkgs | tr ' ' ,)" \
 	bookworm "$root" "$work/sources.list" >"$work/mmdebstrap.log" 2>&1 ||
@@ -87,8 +92,12 @@ nice -n 19 mmdebstrap --variant=extract --mode=root --arch=arm64 \
 [ -d "$root/lib/modules/$release" ] || die "no modules of $release in the tree"
 
 # What the second stage installs: Essential packages by dpkg, the rest by
-# apt, by name.
-for f in "$root"/var/cache/apt/archives/*.deb; do
+# apt, by name. Exactly what apt resolved and mmdebstrap unpacked (its
+# extract hook's MMDEBSTRAP_ESSENTIAL): the seeded cache holds more, such
+# as the 6.12 packages a demo handed in.
+[ -s "$work/resolved.debs" ] || die "mmdebstrap named no unpacked packages"
+for f in $(cat "$work/resolved.debs"); do
+	f=$root/$f
 	if [ "$(dpkg-deb -f "$f" Essential)" = yes ]; then
 		echo "${f##*/}" >>"$work/essential.debs"
 	else
@@ -113,59 +122,33 @@ ln -sf /dev/null "$root/etc/systemd/system/serial-getty@$SYS_CONSOLE.service"
 mkdir -p "$root/usr/lib/systemd/system-shutdown"
 install -m 0755 "$guest/memdriver-exit" "$root/usr/lib/systemd/system-shutdown/"
 install -m 0644 "$guest/initramfs.conf" "$root/etc/initramfs-tools/conf.d/memdriver"
+# The root disk's modules (ext4 names crc32c only as a soft dependency).
+printf '%s\n' virtio_pci virtio_blk crc32c_generic ext4 >>"$root/etc/initramfs-tools/modules"
 echo "LABEL=$SYSTEM_ROOT_LABEL / ext4 errors=remount-ro 0 1" >"$root/etc/fstab"
 echo memdriver-pi >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tmemdriver-pi\n' >"$root/etc/hosts"
 rm -f "$root/etc/resolv.conf"
 stage "unpack (mmdebstrap, host)" $SECONDS
 
+# ---- stage 2: install, on the host under proot with qemu-user ----
+SECONDS=0
+log "system image: second stage (dpkg and apt, arm64 under proot and qemu-aarch64)"
+rc=0
+env -i TERM=dumb PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	nice -n 19 proot -q qemu-aarch64 -r "$root" -w / -b /proc \
+	/bin/sh /sysguest/second-stage >"$work/second-stage.log" 2>&1 || rc=$?
+stage "second stage (proot)" $SECONDS
+[ $rc = 0 ] || die "second stage failed ($rc), see $work/second-stage.log"
+
 SECONDS=0
 system_ext4 "$root" "$work/disk.raw" "$SYSTEM_ROOT_LABEL" "$SYSTEM_DISK_SIZE"
 stage "mkfs.ext4 -d" $SECONDS
 
-# ---- stage 2: install inside an arm64 guest ----
-# Its initramfs: busybox, the modules that reach the disk, from the tree's
-# own kernel, with every dependency first (modinfo reads arm64 modules).
-SECONDS=0
-ird=$work/initramfs
-busybox_root "$ird" "$BUSYBOX" "$gexit" "$guest/stage2-init"
-mkdir -p "$ird/modules"
-mods=$root/lib/modules/$release
-: >"$ird/modules.load"
-add_module() { # name
-	local f dep
-	grep -qx "$1" "$ird/modules.load" && return 0
-	f=$(find "$mods" -name "$1.ko*" | head -1)
-	[ -n "$f" ] || die "module $1 not in $release"
-	for dep in $(modinfo -F depends "$f" | tr , ' '); do
-		add_module "$dep"
-	done
-	case $f in
-	*.xz) xz -dc "$f" >"$ird/modules/$1.ko" ;;
-	*) cp "$f" "$ird/modules/$1.ko" ;;
-	esac
-	echo "$1" >>"$ird/modules.load"
-}
-# ext4's checksums need crc32c, which it only names as a soft dependency.
-for m in virtio_pci virtio_blk crc32c_generic ext4; do
-	add_module "$m"
-done
-(cd "$ird" && find . | cpio -o -H newc --quiet) | gzip -1 >"$work/stage2-initrd.gz"
-rm -rf "$ird" "$root"
-log "system image: second stage in the guest (dpkg and apt, arm64 under TCG)"
-rc=0
-system_boot "$work/second-stage.log" 3600 "$KDIR_ROOT/vmlinuz" "$work/stage2-initrd.gz" \
-	"rdinit=/init $SYSTEM_CMDLINE" \
-	-drive if=none,id=root,file="$work/disk.raw",format=raw,cache=unsafe \
-	-device virtio-blk-pci,drive=root || rc=$?
-stage "second stage (guest)" $SECONDS
-[ $rc = 0 ] || die "second stage failed, see $work/second-stage.log"
-
 # The kernel and Debian's initramfs, for booting without a boot loader.
 for f in vmlinuz initrd.img; do
-	debugfs -R "dump /boot/$f-$release $work/$f" "$work/disk.raw" 2>/dev/null
-	[ -s "$work/$f" ] || die "no /boot/$f-$release in the image"
+	cp "$root/boot/$f-$release" "$work/$f" || die "no /boot/$f-$release in the tree"
 done
+rm -rf "$root"
 echo "$release" >"$work/release"
 rm -rf "$dir"
 mv "$work" "$dir"

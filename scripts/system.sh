@@ -22,7 +22,7 @@ SYSTEM_SUITES="bookworm bookworm-updates bookworm-security"
 SYSTEM_PKGS="systemd-sysv udev kmod apt dkms build-essential sudo adduser
  passwd initramfs-tools usr-is-merged"
 # The host tools that build and boot it, beyond scripts/install-deps.sh's.
-SYSTEM_HOST_PKGS="mmdebstrap qemu-utils e2fsprogs"
+SYSTEM_HOST_PKGS="mmdebstrap proot qemu-user qemu-utils e2fsprogs"
 # Sparse: only what is written takes space. Room for a second kernel.
 SYSTEM_DISK_SIZE=6G
 # The ext4 labels the guest mounts by: its root and the job's disk.
