@@ -10,6 +10,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/apt.sh"
+. "$(dirname "$0")/system.sh"
 
 # What every build needs; each architecture adds its own (arch.sh).
 HOST_PKGS="make gcc libc6-dev qemu-system-data busybox-static sparse cpio bc
@@ -113,16 +114,23 @@ fetch_busybox_arm64() {
 main() {
 	apt_install_missing $HOST_PKGS
 	private_apt_setup
-	local k
-	local s
+	local s system=
 	for s in $(run_scenarios); do
 		scenario_load "$s"
 		# Own kernels are built, not fetched (scripts/test.sh).
 		[ "$KERNEL" = debian ] || continue
 		fetch_kernel
+		[ "$KIND" != system ] || system=1
+		# A system guest's kernel upgrade: that series' packages too.
+		if [ -n "$UPGRADE_SERIES" ]; then
+			KDIR_ROOT=$KERNELS_DIR/$UPGRADE_SERIES-$ARCH KERNEL_SUITES=$UPGRADE_SUITES
+			fetch_kernel
+		fi
 		[ -z "$KERNEL_DTB" ] || [ -n "$(scenario_dtb)" ] ||
 			die "$KERNEL_DTB missing in $(cat "$KDIR_ROOT/release")"
 	done
+	# The system guest's image is built on the host (scripts/system-image.sh).
+	[ -z "$system" ] || apt_install_missing $SYSTEM_HOST_PKGS
 	fetch_checkpatch
 	fetch_busybox_arm64
 	log "dependencies ready in $MEMDRIVER_CACHE"

@@ -38,10 +38,12 @@ scenario_load() { # name [--no-kdir]
 	ARCH= KERNEL= KERNEL_SERIES= KERNEL_SUITES= KERNEL_SOURCE= KCONFIG=
 	KERNEL_BUILD= KERNEL_DTB= MACHINE= MEMORY=1024 SMP=2 CMDLINE=
 	TIMEOUT=900 FUZZ_DIVISOR=1 TIMEOUT_SCALE=1 DEBUG=0 EXPECT_ENGINE=0
-	SUITE=$SUITE_DEFAULT EXTRA_BOOTS=() RANK=2
+	SUITE=$SUITE_DEFAULT EXTRA_BOOTS=() RANK=2 KIND=busybox
+	UPGRADE_SERIES= UPGRADE_SUITES=
 	. "$f"
 	case $ARCH in amd64 | arm64) ;; *) die "$f: ARCH must be amd64 or arm64" ;; esac
 	case $KERNEL in debian | own) ;; *) die "$f: KERNEL must be debian or own" ;; esac
+	case $KIND in busybox | system) ;; *) die "$f: KIND must be busybox or system" ;; esac
 	[ -n "$MACHINE" ] || case $ARCH in amd64) MACHINE=pc ;; arm64) MACHINE=virt ;; esac
 	KDIR_ROOT=
 	[ "${2:-}" = --no-kdir ] || KDIR_ROOT=$(kernel_dir)

@@ -3,7 +3,7 @@
 #
 # Build, or find in the cache, the system guest's disk image: Debian
 # bookworm arm64 with systemd as init, udev, apt, DKMS and a compiler, and
-# Debian's 6.1 arm64 kernel with its headers, the ABI scenario 6.1-arm64
+# Debian's 6.1 arm64 kernel with its headers, the ABI scenario system-arm64
 # boots (scripts/system.sh). Prints the image's directory:
 #   disk.raw        the root file system (ext4, label sysroot, sparse);
 #                   boots take copy-on-write overlays of it, never change it
@@ -17,12 +17,12 @@
 #  1. on the host, mmdebstrap --variant=extract downloads the packages (apt
 #     resolves them; the debs are cached in $MEMDRIVER_CACHE/sysguest/debs)
 #     and unpacks them.
-#  2. on the host too, in the tree under proot, which runs every arm64
-#     program with qemu-aarch64 (user mode: no binfmt_misc needed),
+#  2. on the host too, chrooted in the tree under proot, which runs every
+#     arm64 program with qemu-aarch64 (user mode: no binfmt_misc needed),
 #     scripts/guest/system/second-stage installs the packages for real
-#     with dpkg and apt. Only /proc is the host's; the tree has its own
-#     /dev nodes (mmdebstrap's), and no /sys: nothing in it may act on
-#     the host's devices.
+#     with dpkg and apt. The tree has a /proc of its own, its own /dev
+#     nodes (mmdebstrap's) and no /sys: nothing in it may act on the
+#     host's devices.
 # The cache key covers everything that goes in: the package list, suites,
 # kernel release, mmdebstrap's version and the guest-side files. Then
 # mkfs.ext4 -d turns the tree into the disk image.
@@ -45,11 +45,22 @@ key=$( {
 	echo "$pkgs" "$SYSTEM_SUITES" "$SYSTEM_DISK_SIZE" "$SYSTEM_ROOT_LABEL"
 	debian_sources arm64 $SYSTEM_SUITES
 	mmdebstrap --version
-	cat "$0" "$MEMDRIVER_TOP/scripts/system.sh" "$MEMDRIVER_TOP/scripts/guest/exit.c" \
+	# This script without its comments: they change no image.
+	grep -v '^[[:space:]]*#' "$0"
+	cat "$(command -v proot)" "$MEMDRIVER_TOP/scripts/guest/exit.c" \
 		"$guest"/second-stage "$guest"/memdriver-job* \
 		"$guest"/memdriver-exit "$guest"/initramfs.conf
 } | sha256sum | cut -c1-12)
 dir=$SYSTEM_DIR/image-$key
+if [ -f "$dir/.complete" ]; then
+	echo "$dir"
+	exit 0
+fi
+# One build at a time: the test command starts one early, in the
+# background, and the system guest's boot waits here for it.
+mkdir -p "$SYSTEM_DIR"
+exec 9>"$SYSTEM_DIR/.lock"
+flock 9
 if [ -f "$dir/.complete" ]; then
 	echo "$dir"
 	exit 0
@@ -131,12 +142,25 @@ rm -f "$root/etc/resolv.conf"
 stage "unpack (mmdebstrap, host)" $SECONDS
 
 # ---- stage 2: install, on the host under proot with qemu-user ----
+# proot 5.1 translates the paths of the system calls it knows, and passes
+# newer ones (statx, faccessat2) to the host untranslated: under "-r
+# root", "test -x /lib/ld-linux-aarch64.so.1" asked the host, ldd failed
+# and mkinitramfs made an initrd without a shell. So proot runs chrooted
+# in the tree, in a mount namespace of its own with the tree's /proc:
+# translated or not, every path is the tree's. proot, its libraries and a
+# static qemu-aarch64 are copied in for the time of the install.
 SECONDS=0
 log "system image: second stage (dpkg and apt, arm64 under proot and qemu-aarch64)"
+tools=$(system_host_tools)
+mkdir -p "$root/.host"
+cp "$tools"/* "$root/.host/"
 rc=0
 env -i TERM=dumb PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-	nice -n 19 proot -q qemu-aarch64 -r "$root" -w / -b /proc \
-	/bin/sh /sysguest/second-stage >"$work/second-stage.log" 2>&1 || rc=$?
+	nice -n 19 unshare -m sh -c 'mount -t proc proc "$1/proc" && exec chroot "$1" \
+		/.host/ld-linux-x86-64.so.2 --library-path /.host /.host/proot \
+		-q /.host/qemu-aarch64-static -w / \
+		/bin/sh /sysguest/second-stage' sh "$root" >"$work/second-stage.log" 2>&1 || rc=$?
+rm -rf "$root/.host"
 stage "second stage (proot)" $SECONDS
 [ $rc = 0 ] || die "second stage failed ($rc), see $work/second-stage.log"
 

@@ -8,8 +8,8 @@
 # the run as scripts/vm-run.sh judges a busybox guest: a marker line from
 # the guest and QEMU's exit status (semihosting, scripts/guest/exit.c).
 
-# Its kernel, machine, memory and console are those of this scenario.
-SYSTEM_SCENARIO=6.1-arm64
+# Its kernel, machine, memory, console and upgrade: this scenario's.
+SYSTEM_SCENARIO=system-arm64
 SYSTEM_DIR=$MEMDRIVER_CACHE/sysguest
 # The root filesystem's suites: the kernel's ABI is bookworm-security's
 # (the scenario's), and backports stay out (6.12 is handed in as .debs).
@@ -22,7 +22,7 @@ SYSTEM_SUITES="bookworm bookworm-updates bookworm-security"
 SYSTEM_PKGS="systemd-sysv udev kmod apt dkms build-essential sudo adduser
  passwd initramfs-tools usr-is-merged"
 # The host tools that build and boot it, beyond scripts/install-deps.sh's.
-SYSTEM_HOST_PKGS="mmdebstrap proot qemu-user qemu-utils e2fsprogs"
+SYSTEM_HOST_PKGS="mmdebstrap proot qemu-utils e2fsprogs"
 # Sparse: only what is written takes space. Room for a second kernel.
 SYSTEM_DISK_SIZE=6G
 # The ext4 labels the guest mounts by: its root and the job's disk.
@@ -33,6 +33,29 @@ SYSTEM_JOB_LABEL=MDJOB
 # has no partition table); then the test command's panic on oops.
 SYSTEM_CMDLINE="root=LABEL=$SYSTEM_ROOT_LABEL rootfstype=ext4 fsck.repair=yes rootwait
  panic=-1 oops=panic"
+
+# What the image's second stage runs on the host, chrooted in the tree
+# (system-image.sh): proot with its libraries and loader, and Debian's
+# static qemu-aarch64 (qemu-user-static unpacked, never installed: its
+# package would register binfmt handlers). Prints the directory.
+system_host_tools() {
+	local dir=$SYSTEM_DIR/host-tools lib deb
+	if [ ! -x "$dir/qemu-aarch64-static" ]; then
+		private_apt_setup
+		download qemu-user-static:amd64
+		deb=$(ls -t "$APT_DIR"/debs/qemu-user-static_*_amd64.deb | head -1)
+		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -xO ./usr/bin/qemu-aarch64-static >"$dir.tmp/qemu-aarch64-static"
+		chmod 0755 "$dir.tmp/qemu-aarch64-static"
+		rm -rf "$dir" && mv "$dir.tmp" "$dir"
+	fi
+	cp "$(command -v proot)" "$dir/"
+	for lib in $(ldd "$(command -v proot)" | grep -o '/[^ ]*'); do
+		cp -L "$lib" "$dir/"
+	done
+	echo "$dir"
+}
 
 # The scenario's machine (arch.sh) and kernel release, as SYS_* variables.
 system_facts() {

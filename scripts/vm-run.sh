@@ -36,6 +36,7 @@ if [ "${1:-}" = --shell ]; then
 fi
 [ $# -ge 3 ] && [ $# -le 4 ] || die "$usage"
 scenario_load "$1"
+[ "$KIND" = busybox ] || die "$1 is a system guest: scripts/system-test.sh boots it"
 payload=$2 logfile=$3 tmo=${4:-$TIMEOUT}
 [ -f "$payload/run.sh" ] || die "$payload/run.sh missing"
 kernel=$KDIR_ROOT/vmlinuz
