@@ -4,6 +4,8 @@
  */
 #include "util.h"
 
+#include <sys/uio.h>
+
 TEST(mmap_regions)
 {
 	int r;
@@ -94,9 +96,107 @@ TEST(mmap_errors)
 		EXPECT_EQ(munmap(map, km), 0);
 }
 
+/*
+ * What the rest of the kernel can do with each region's mapping. The
+ * vmalloc and pages regions are mapped as pages: get_user_pages() takes
+ * them (process_vm_readv() here; O_DIRECT and io_uring alike) and
+ * MADV_DONTNEED zaps a range that the next access faults back in. The
+ * kmalloc and DMA regions are raw PFN maps: get_user_pages() refuses them
+ * (EFAULT) and so does MADV_DONTNEED (EINVAL). Both kinds stay shared
+ * with a forked child.
+ */
+struct mmap_backing_variant {
+	const char *name;
+	int region;
+	bool pages;
+};
+
+static const struct mmap_backing_variant mmap_backing_variants[] = {
+	{ "kmalloc", MEMDRIVER_REGION_KMALLOC, false },
+	{ "vmalloc", MEMDRIVER_REGION_VMALLOC, true },
+	{ "dma", MEMDRIVER_REGION_DMA, false },
+	{ "pages", MEMDRIVER_REGION_PAGES, true },
+};
+
+/* A child writes the mapping it inherited; the device must hold it. */
+static void expect_fork_shares(int fd, __u8 *map, size_t len, __u64 off)
+{
+	__u8 *buf = xmalloc(len);
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		fill_pattern(map, len, off, 91);
+		_exit(0);
+	}
+	ASSERT_GT(pid, 0);
+	EXPECT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(pread(fd, buf, len, off), len);
+	EXPECT_EQ(check_pattern(buf, len, off, 91), -1);
+	free(buf);
+}
+
+/*
+ * A read-only fd's mapping stays read-only for the rest of the kernel too:
+ * process_vm_writev() into it fails (EFAULT) whether get_user_pages()
+ * takes the region or not, and the bytes are unchanged.
+ */
+static void expect_readonly_mapping(int fd, const struct mmap_backing_variant *v)
+{
+	size_t len = region_size(v->region);
+	__u64 off = region_off(v->region);
+	int ro = open_dev_mode(O_RDONLY);
+	__u8 *map, *buf = xmalloc(len);
+	struct iovec local = { buf, len }, remote;
+
+	write_pattern(fd, off, len, 92);
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, ro, off);
+	ASSERT_TRUE(map != MAP_FAILED);
+	remote = (struct iovec){ map, len };
+	fill_pattern(buf, len, off, 93);
+	EXPECT_ERRNO(process_vm_writev(getpid(), &local, 1, &remote, 1, 0), EFAULT);
+	EXPECT_ERRNO(mprotect(map, len, PROT_READ | PROT_WRITE), EACCES);
+	if (v->pages)
+		EXPECT_EQ(madvise(map, len, MADV_DONTNEED), 0);
+	EXPECT_EQ(check_pattern(map, len, off, 92), -1);
+	EXPECT_EQ(munmap(map, len), 0);
+	close(ro);
+	free(buf);
+}
+
+TEST_VARIANTS(mmap_backing)
+{
+	size_t len = region_size(variant->region);
+	__u64 off = region_off(variant->region);
+	__u8 *map = map_region_window(fd, off, len);
+	__u8 *buf = xmalloc(len);
+	struct iovec local = { buf, len }, remote = { map, len };
+
+	ASSERT_TRUE(map != MAP_FAILED);
+	write_pattern(fd, off, len, 90);
+	if (variant->pages) {
+		EXPECT_EQ(process_vm_readv(getpid(), &local, 1, &remote, 1, 0), len);
+		EXPECT_EQ(check_pattern(buf, len, off, 90), -1);
+		EXPECT_EQ(madvise(map, len, MADV_DONTNEED), 0);
+		/* Faulted back in: the device's bytes, not zeroes. */
+		EXPECT_EQ(check_pattern(map, len, off, 90), -1);
+	} else {
+		EXPECT_ERRNO(process_vm_readv(getpid(), &local, 1, &remote, 1, 0),
+			     EFAULT);
+		EXPECT_ERRNO(madvise(map, len, MADV_DONTNEED), EINVAL);
+		EXPECT_EQ(check_pattern(map, len, off, 90), -1);
+	}
+	expect_fork_shares(fd, map, len, off);
+	EXPECT_EQ(munmap(map, len), 0);
+	free(buf);
+	expect_readonly_mapping(fd, variant);
+}
+
 const struct test_case mmap_cases[] = {
 	CASE(mmap_regions),
 	CASE(mmap_window),
 	CASE(mmap_errors),
+	CASE_VARIANTS(mmap_backing),
 	{ }
 };
