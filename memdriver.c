@@ -220,9 +220,9 @@ static struct dentry *memdriver_debugfs_root;
  * Memory with struct pages that user space may map as pages (vmalloc, and
  * the page allocator's block; not slab memory, which vm_insert_page()
  * refuses, nor coherent memory, which only the DMA API maps) is mapped so
- * (VM_MIXEDMAP): get_user_pages() works on it, so O_DIRECT, io_uring's
- * registered buffers, process_vm_readv() and vmsplice() do, and a range
- * that MADV_DONTNEED zapped faults back in here.
+ * (VM_MIXEDMAP): get_user_pages() takes it, which O_DIRECT, io_uring's
+ * registered buffers, process_vm_readv() and vmsplice() rely on, and a
+ * range that MADV_DONTNEED zapped faults back in here.
  */
 static vm_fault_t memdriver_fault(struct vm_fault *vmf)
 {
