@@ -153,6 +153,8 @@ struct memdriver_region_ops {
 	/* Map [off, off + vma size) of the region into @vma. */
 	int (*mmap)(struct memdriver_dev *md, struct memdriver_region *r,
 		    struct vm_area_struct *vma, unsigned long off);
+	/* The page at @off, where the region is mapped as pages; else NULL. */
+	struct page *(*page)(struct memdriver_region *r, unsigned long off);
 };
 
 struct memdriver_region {
@@ -214,7 +216,29 @@ static struct dentry *memdriver_debugfs_root;
 
 /* ---- Regions: each allocator's alloc, free and mmap side by side ---- */
 
-/* kmalloc and the page allocator both live in the linear map. */
+/*
+ * Memory with struct pages that user space may map as pages (vmalloc, and
+ * the page allocator's block; not slab memory, which vm_insert_page()
+ * refuses, nor coherent memory, which only the DMA API maps) is mapped so
+ * (VM_MIXEDMAP): get_user_pages() takes it, which O_DIRECT, io_uring's
+ * registered buffers, process_vm_readv() and vmsplice() rely on, and a
+ * range that MADV_DONTNEED zapped faults back in here.
+ */
+static vm_fault_t memdriver_fault(struct vm_fault *vmf)
+{
+	struct memdriver_region *r = vmf->vma->vm_private_data;
+	u64 off = ((u64)vmf->pgoff << PAGE_SHIFT) - r->offset;
+
+	if (off >= r->size)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_page(vmf->vma, vmf->address, r->ops->page(r, off));
+}
+
+static const struct vm_operations_struct memdriver_page_vm_ops = {
+	.fault = memdriver_fault,
+};
+
+/* kmalloc's slab memory: raw PFNs of the linear map (VM_PFNMAP). */
 static int memdriver_mmap_linear(struct memdriver_dev *md,
 				 struct memdriver_region *r,
 				 struct vm_area_struct *vma, unsigned long off)
@@ -266,6 +290,12 @@ static int memdriver_vmalloc_mmap(struct memdriver_dev *md,
 	return remap_vmalloc_range(vma, r->cpu_addr, off >> PAGE_SHIFT);
 }
 
+static struct page *memdriver_vmalloc_page(struct memdriver_region *r,
+					   unsigned long off)
+{
+	return vmalloc_to_page(r->cpu_addr + off);
+}
+
 static int memdriver_dma_alloc(struct memdriver_dev *md,
 			       struct memdriver_region *r)
 {
@@ -315,6 +345,37 @@ static void memdriver_pages_free(struct memdriver_dev *md,
 	free_pages((unsigned long)r->cpu_addr, get_order(r->size));
 }
 
+static struct page *memdriver_pages_page(struct memdriver_region *r,
+					 unsigned long off)
+{
+	return virt_to_page(r->cpu_addr + off);
+}
+
+/* The block's pages, a batch at a time: one page table lock per batch. */
+static int memdriver_pages_mmap(struct memdriver_dev *md,
+				struct memdriver_region *r,
+				struct vm_area_struct *vma, unsigned long off)
+{
+	struct page *batch[32];
+	unsigned long addr = vma->vm_start, nr, left, i;
+	int ret;
+
+	while (addr < vma->vm_end) {
+		nr = min_t(unsigned long, ARRAY_SIZE(batch),
+			   (vma->vm_end - addr) >> PAGE_SHIFT);
+		for (i = 0; i < nr; i++)
+			batch[i] = memdriver_pages_page(r, off + i * PAGE_SIZE);
+		left = nr;
+		ret = vm_insert_pages(vma, addr, batch, &left);
+		/* A page table it could not allocate above the PTEs: EFAULT. */
+		if (ret)
+			return ret == -EFAULT ? -ENOMEM : ret;
+		addr += nr * PAGE_SIZE;
+		off += nr * PAGE_SIZE;
+	}
+	return 0;
+}
+
 static const struct memdriver_region_ops memdriver_region_ops[MEMDRIVER_NR_REGIONS] = {
 	[MEMDRIVER_REGION_KMALLOC] = {
 		.name = "kmalloc",
@@ -330,6 +391,7 @@ static const struct memdriver_region_ops memdriver_region_ops[MEMDRIVER_NR_REGIO
 		.alloc = memdriver_vmalloc_alloc,
 		.free = memdriver_vmalloc_free,
 		.mmap = memdriver_vmalloc_mmap,
+		.page = memdriver_vmalloc_page,
 	},
 	[MEMDRIVER_REGION_DMA] = {
 		.name = "dma",
@@ -344,7 +406,8 @@ static const struct memdriver_region_ops memdriver_region_ops[MEMDRIVER_NR_REGIO
 		.allocator = "__get_free_pages",
 		.alloc = memdriver_pages_alloc,
 		.free = memdriver_pages_free,
-		.mmap = memdriver_mmap_linear,
+		.mmap = memdriver_pages_mmap,
+		.page = memdriver_pages_page,
 	},
 };
 
@@ -454,6 +517,10 @@ static int memdriver_mmap(struct file *file, struct vm_area_struct *vma)
 
 	/* No mprotect(PROT_EXEC) later either. */
 	memdriver_vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
+	if (r->ops->page) {
+		vma->vm_ops = &memdriver_page_vm_ops;
+		vma->vm_private_data = r;
+	}
 	return r->ops->mmap(md, r, vma, pos - r->offset);
 }
 

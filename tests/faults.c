@@ -332,8 +332,8 @@ static void fault_mmap_check(struct fault_ctx *c)
  * On x86 a remap_pfn_range() that fails part way (a page table allocation)
  * trips WARN_ON_ONCE() in untrack_pfn() (arch/x86/mm/pat/memtype.c) on its
  * way out, seen on 6.1: the kernel's error path, not the driver's. The
- * kmalloc, DMA and pages regions are mapped that way there; arm64 has no
- * PAT and runs these cases.
+ * kmalloc and DMA regions are mapped that way there; arm64 has no PAT and
+ * runs these cases.
  */
 static const char *remap_pfn_range_unsafe(void)
 {
@@ -399,7 +399,7 @@ static const struct fault_op fault_ops[] = {
 	{ FAULT_MMAP("mmap_kmalloc", MEMDRIVER_REGION_KMALLOC), .skip = remap_pfn_range_unsafe },
 	{ FAULT_MMAP("mmap_vmalloc", MEMDRIVER_REGION_VMALLOC) },
 	{ FAULT_MMAP("mmap_dma", MEMDRIVER_REGION_DMA), .skip = remap_pfn_range_unsafe },
-	{ FAULT_MMAP("mmap_pages", MEMDRIVER_REGION_PAGES), .skip = remap_pfn_range_unsafe },
+	{ FAULT_MMAP("mmap_pages", MEMDRIVER_REGION_PAGES) },
 };
 
 /*
