@@ -8,25 +8,34 @@
 # lists never mix with bookworm's, so no bookworm lookup can pick a sid
 # package.
 # Packages are only downloaded (papt_get download) and unpacked with dpkg -x,
-# never installed. The binary caches (pkgcache.bin), which Docker images
+# never installed (only host tools are, from the system's own sources:
+# apt_install_missing). The binary caches (pkgcache.bin), which Docker images
 # switch off for the system's apt, are kept: every lookup is then quick.
 # apt's download sandbox user (_apt) cannot write into a cache in a home
 # directory, so apt would fall back with a warning on every download: the
 # private apt runs as the user who owns the cache.
 
 APT_DIR=$MEMDRIVER_CACHE/apt
+# Debian's bookworm suites as one-line sources for the architectures given
+# (comma-separated); the only place the mirrors are written. The system
+# guest's root filesystem (scripts/system-image.sh) takes the same lines
+# without backports.
+debian_sources() { # arches [suite...]
+	local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+	local sec=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+	local opts="arch=$1 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg"
+	local suites=${*:2} s
+	for s in ${suites:-bookworm bookworm-updates bookworm-security bookworm-backports}; do
+		case $s in
+		*-security) echo "deb [$opts] $sec $s main" ;;
+		*) echo "deb [$opts] $mirror $s main" ;;
+		esac
+	done
+}
 private_apt_setup() {
 	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" \
 		"$APT_DIR/debs"
-	local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-	local sec=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-	local opts="arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg"
-	cat >"$APT_DIR/sources.list" <<EOS
-deb [$opts] $mirror bookworm main
-deb [$opts] $mirror bookworm-updates main
-deb [$opts] $sec bookworm-security main
-deb [$opts] $mirror bookworm-backports main
-EOS
+	debian_sources amd64,arm64 >"$APT_DIR/sources.list"
 	# Refresh the lists at most once a day.
 	if [ -z "$(find "$APT_DIR/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
 		log "updating private apt lists"
@@ -98,4 +107,27 @@ download() { # pkg(:arch)=ver ... into $APT_DIR/debs
 }
 sid_download() { # pkg=ver ... from sid into $APT_DIR/debs
 	(cd "$APT_DIR/debs" && sid_get download -q "$@" >/dev/null)
+}
+
+# Install with the system's apt whichever of the packages given are missing
+# (host tools; needs root or sudo).
+apt_install_missing() { # pkg...
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing host packages: ${missing[*]}"
+	local sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	# Another apt (unattended-upgrades, a second terminal) may hold the
+	# locks: wait for it rather than fail.
+	local wait=(-o DPkg::Lock::Timeout=600)
+	if fuser /var/lib/dpkg/lock-frontend /var/lib/apt/lists/lock >/dev/null 2>&1; then
+		log "another apt or dpkg is running: waiting up to 10 minutes for its lock"
+	fi
+	$sudo apt-get "${wait[@]}" update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait[@]}" install -y -q \
+		--no-install-recommends "${missing[@]}"
 }

@@ -10,6 +10,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/apt.sh"
+. "$(dirname "$0")/system.sh"
 
 # What every build needs; each architecture adds its own (arch.sh).
 HOST_PKGS="make gcc libc6-dev qemu-system-data busybox-static sparse cpio bc
@@ -22,27 +23,6 @@ for a in amd64 arm64; do
 	arch_facts "$a"
 	HOST_PKGS+=" $ARCH_PKGS"
 done
-
-install_host_tools() {
-	local missing=() p
-	for p in $HOST_PKGS; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'install ok installed' || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	log "installing host packages: ${missing[*]}"
-	local sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	# Another apt (unattended-upgrades, a second terminal) may hold the
-	# locks: wait for it rather than fail.
-	local wait=(-o DPkg::Lock::Timeout=600)
-	if fuser /var/lib/dpkg/lock-frontend /var/lib/apt/lists/lock >/dev/null 2>&1; then
-		log "another apt or dpkg is running: waiting up to 10 minutes for its lock"
-	fi
-	$sudo apt-get "${wait[@]}" update -q
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait[@]}" install -y -q \
-		--no-install-recommends "${missing[@]}"
-}
 
 # The loaded scenario's Debian kernel: the image of its series from the
 # first of its suites that has one, with its headers.
@@ -132,18 +112,25 @@ fetch_busybox_arm64() {
 }
 
 main() {
-	install_host_tools
+	apt_install_missing $HOST_PKGS
 	private_apt_setup
-	local k
-	local s
+	local s system=
 	for s in $(run_scenarios); do
 		scenario_load "$s"
 		# Own kernels are built, not fetched (scripts/test.sh).
 		[ "$KERNEL" = debian ] || continue
 		fetch_kernel
+		[ "$KIND" != system ] || system=1
+		# A system guest's kernel upgrade: that series' packages too.
+		if [ -n "$UPGRADE_SERIES" ]; then
+			KDIR_ROOT=$KERNELS_DIR/$UPGRADE_SERIES-$ARCH KERNEL_SUITES=$UPGRADE_SUITES
+			fetch_kernel
+		fi
 		[ -z "$KERNEL_DTB" ] || [ -n "$(scenario_dtb)" ] ||
 			die "$KERNEL_DTB missing in $(cat "$KDIR_ROOT/release")"
 	done
+	# The system guest's image is built on the host (scripts/system-image.sh).
+	[ -z "$system" ] || apt_install_missing $SYSTEM_HOST_PKGS
 	fetch_checkpatch
 	fetch_busybox_arm64
 	log "dependencies ready in $MEMDRIVER_CACHE"

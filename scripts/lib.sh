@@ -38,10 +38,12 @@ scenario_load() { # name [--no-kdir]
 	ARCH= KERNEL= KERNEL_SERIES= KERNEL_SUITES= KERNEL_SOURCE= KCONFIG=
 	KERNEL_BUILD= KERNEL_DTB= MACHINE= MEMORY=1024 SMP=2 CMDLINE=
 	TIMEOUT=900 FUZZ_DIVISOR=1 TIMEOUT_SCALE=1 DEBUG=0 EXPECT_ENGINE=0
-	SUITE=$SUITE_DEFAULT EXTRA_BOOTS=() RANK=2
+	SUITE=$SUITE_DEFAULT EXTRA_BOOTS=() RANK=2 KIND=busybox
+	UPGRADE_SERIES= UPGRADE_SUITES=
 	. "$f"
 	case $ARCH in amd64 | arm64) ;; *) die "$f: ARCH must be amd64 or arm64" ;; esac
 	case $KERNEL in debian | own) ;; *) die "$f: KERNEL must be debian or own" ;; esac
+	case $KIND in busybox | system) ;; *) die "$f: KIND must be busybox or system" ;; esac
 	[ -n "$MACHINE" ] || case $ARCH in amd64) MACHINE=pc ;; arm64) MACHINE=virt ;; esac
 	KDIR_ROOT=
 	[ "${2:-}" = --no-kdir ] || KDIR_ROOT=$(kernel_dir)
@@ -66,6 +68,37 @@ scenario_dtb() {
 	else
 		ls "$KDIR_ROOT"/root/usr/lib/linux-image-*/"$KERNEL_DTB" 2>/dev/null | head -1
 	fi
+}
+
+# The guest's exit helper (scripts/guest/exit.c) for an arch, built once
+# and again when its source changes; prints its path.
+guest_exit_helper() { # arch
+	local src=$MEMDRIVER_TOP/scripts/guest/exit.c
+	local gexit=$MEMDRIVER_CACHE/guest-exit/$1/guest-exit
+	if [ ! -x "$gexit" ] || [ "$src" -nt "$gexit" ]; then
+		arch_facts "$1"
+		mkdir -p "${gexit%/*}"
+		# Guests boot two at a time: each builds into a file of its own.
+		"${CROSS}gcc" -static -O2 -Wall -Wextra -Werror \
+			-o "$gexit.$$.tmp" "$src"
+		mv "$gexit.$$.tmp" "$gexit"
+	fi
+	echo "$gexit"
+}
+
+# An initramfs root: busybox with its applet links (the host's busybox is
+# the same Debian version, so its list fits the arm64 one too), the exit
+# helper as /bin/guest-exit and the given script as /init.
+busybox_root() { # dir busybox guest-exit init
+	local root=$1 applet
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp}
+	cp "$2" "$root/bin/busybox"
+	for applet in $(/bin/busybox --list-full); do
+		[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+	done
+	cp "$3" "$root/bin/guest-exit"
+	cp "$4" "$root/init"
+	chmod +x "$root/init"
 }
 
 # ---- building: one way to stage the sources, one build of each kind ----

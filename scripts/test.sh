@@ -165,6 +165,18 @@ if [ -f "$tutorial" ]; then
 	fi
 fi
 
+# A system guest's disk image (scripts/system-image.sh), when not cached,
+# is built from now on at the lowest priority: mostly single-threaded
+# (dpkg under qemu-user), it takes the CPU the kernel builds and the other
+# stages leave idle, and its guest waits for it (a lock).
+for sc in $SCENARIO_LIST; do
+	[ "$(scenario_load "$sc" --no-kdir && echo "$KIND")" = system ] || continue
+	nice -n 19 "$MEMDRIVER_TOP/scripts/system-image.sh" >"$RUN_DIR/system-image.log" 2>&1 &
+	image_pid=$!
+	trap 'kill $image_pid 2>/dev/null; exit 130' INT TERM
+	break
+done
+
 # Own kernels: built once per source version and configuration, then
 # cached (a cold build takes 4-10 minutes).
 for sc in $SCENARIO_LIST; do
@@ -301,6 +313,17 @@ guest_conf() { # sections
 }
 for sc in $SCENARIO_LIST; do
 	scenario_load "$sc"
+	# A system guest installs the Debian packages built above
+	# (scripts/system-test.sh).
+	if [ "$KIND" = system ]; then
+		if ls "$RUN_DIR"/deb/memdriver-tools_*_"$ARCH".deb >/dev/null 2>&1; then
+			queue_guest "$sc" "$sc" "$RUN_DIR/deb" "$RUN_DIR/guest-$sc.log" "$TIMEOUT" "" "$RANK"
+		else
+			stage "guest $sc"
+			fail "guest $sc: nothing to install (the Debian packages did not build)"
+		fi
+		continue
+	fi
 	ko=${build_of[$sc]}/memdriver.ko
 	nboots=$((1 + $(extra_boots)))
 	if [ ! -f "$ko" ] || [ ! -x "$RUN_DIR/$ARCH/memdriver_test" ]; then
@@ -342,10 +365,13 @@ start_guest() { # queue index
 	IFS='|' read -r label sc payload vmlog tmo extra _ <<<"${queue[$1]}"
 	echo "# guest $label: booting ($((SECONDS / 60))m$(printf %02d $((SECONDS % 60)))s so far)"
 	rm -f "$vmlog.rc"
+	local run=("$MEMDRIVER_TOP/scripts/vm-run.sh" "$sc")
+	[ "$(scenario_load "$sc" --no-kdir && echo "$KIND")" = busybox ] ||
+		run=("$MEMDRIVER_TOP/scripts/system-test.sh")
 	(
 		t0=$(date +%s) rc=0
-		MEMDRIVER_CMDLINE_EXTRA=$extra "$MEMDRIVER_TOP/scripts/vm-run.sh" \
-			"$sc" "$payload" "$vmlog" "$tmo" >"$vmlog.host" 2>&1 || rc=$?
+		MEMDRIVER_CMDLINE_EXTRA=$extra "${run[@]}" \
+			"$payload" "$vmlog" "$tmo" >"$vmlog.host" 2>&1 || rc=$?
 		echo "$rc $(($(date +%s) - t0))" >"$vmlog.rc.tmp" && mv "$vmlog.rc.tmp" "$vmlog.rc"
 	) &
 	guest_pid[$1]=$!
@@ -359,7 +385,9 @@ finish_guest() { # queue index
 	sed 's/^/# /' "$vmlog.host"
 	# The guest's own words: uname -r, machine and page size.
 	grep -a -m1 '^# guest: kernel ' "$vmlog" | sed "s/^#/# $label:/"
-	if [ "$vm_rc" != 0 ]; then
+	if [ "$vm_rc" != 0 ] && [ "$payload" = "$RUN_DIR/deb" ]; then
+		echo "# replay: scripts/system-test.sh $payload $vmlog.replay $tmo"
+	elif [ "$vm_rc" != 0 ]; then
 		echo "# replay: MEMDRIVER_CMDLINE_EXTRA='$extra' scripts/vm-run.sh" \
 			"$sc $payload $vmlog.replay $tmo"
 	fi
@@ -373,7 +401,7 @@ reap_guest() { # queue index
 	[ -f "$vmlog.rc" ]
 }
 declare -A guest_pid=()
-trap 'kill "${guest_pid[@]}" 2>/dev/null; exit 130' INT TERM
+trap 'kill "${guest_pid[@]}" ${image_pid:-} 2>/dev/null; exit 130' INT TERM
 running=()
 for i in $order; do
 	while [ ${#running[@]} -ge "$GUEST_JOBS" ]; do

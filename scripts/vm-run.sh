@@ -36,6 +36,7 @@ if [ "${1:-}" = --shell ]; then
 fi
 [ $# -ge 3 ] && [ $# -le 4 ] || die "$usage"
 scenario_load "$1"
+[ "$KIND" = busybox ] || die "$1 is a system guest: scripts/system-test.sh boots it"
 payload=$2 logfile=$3 tmo=${4:-$TIMEOUT}
 [ -f "$payload/run.sh" ] || die "$payload/run.sh missing"
 kernel=$KDIR_ROOT/vmlinuz
@@ -56,16 +57,7 @@ machine_facts "$dtb"
 arch=$ARCH busybox=$BUSYBOX console=$CONSOLE pass_rc=$PASS_RC
 [ -x "$busybox" ] || die "$busybox missing: run scripts/install-deps.sh"
 
-# The exit helper, built once per arch and again when its source changes.
-src=$MEMDRIVER_TOP/scripts/guest/exit.c
-gexit=$MEMDRIVER_CACHE/guest-exit/$arch/guest-exit
-if [ ! -x "$gexit" ] || [ "$src" -nt "$gexit" ]; then
-	mkdir -p "${gexit%/*}"
-	# Guests boot two at a time: each builds into a file of its own.
-	"${CROSS}gcc" -static -O2 -Wall -Wextra -Werror \
-		-o "$gexit.$$.tmp" "$src"
-	mv "$gexit.$$.tmp" "$gexit"
-fi
+gexit=$(guest_exit_helper "$arch")
 
 tmp=$(mktemp -d)
 qpid=
@@ -80,18 +72,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The initramfs: busybox with its applet links (the host's busybox is the
-# same Debian version, so its list fits the arm64 one too), the exit
-# helper, scripts/guest/init as /init, then the payload on top.
+# The initramfs: busybox_root (lib.sh), then the payload on top.
 root=$tmp/root
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp}
-cp "$busybox" "$root/bin/busybox"
-for applet in $(/bin/busybox --list-full); do
-	[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
-done
-cp "$gexit" "$root/bin/guest-exit"
-cp "$MEMDRIVER_TOP/scripts/guest/init" "$root/init"
-chmod +x "$root/init"
+busybox_root "$root" "$busybox" "$gexit" "$MEMDRIVER_TOP/scripts/guest/init"
 # --remove-destination: a payload file must replace an applet link, not
 # write through it into busybox.
 cp -a --remove-destination "$payload/." "$root/"

@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+# The system guest's second boot (scripts/system-test.sh), Debian's 6.1
+# again on the same disk: memdriver loaded at boot by modules-load.d with
+# the modprobe.d example's options (two devices, a 4 MiB vmalloc region),
+# udev set both nodes up. Then the kernel upgrade: bookworm-backports' 6.12
+# image and headers from the .debs handed in (no network), and DKMS builds
+# memdriver for 6.12 by itself (AUTOINSTALL) before the next boot runs it.
+# The job's files: debs/*.deb, debs/release (6.12's), version.
+. ./ktap.sh
+plan 5
+rel=$(uname -r)
+new=$(cat debs/release)
+ver=$(cat version)
+check "memdriver loaded at boot by systemd-modules-load" sh -c '
+	lsmod | grep "^memdriver " &&
+	systemctl is-active systemd-modules-load'
+options() {
+	expect 2 "$(cat /sys/module/memdriver/parameters/nr_devices)" &&
+		expect 4194304 "$(cat /sys/module/memdriver/parameters/vmalloc_size)" &&
+		node_is /dev/memdriver0 'root:memdriver 660' &&
+		node_is /dev/memdriver1 'root:memdriver 660'
+}
+check "the modprobe.d options took effect: nr_devices 2, vmalloc_size 4194304" options
+check "pi writes and reads /dev/memdriver1 without sudo" as_pi '
+	echo "after the reboot" > /dev/memdriver1
+	test "$(head -c 16 /dev/memdriver1)" = "after the reboot"'
+cp -r debs /home/pi/debs && chown -R pi:pi /home/pi/debs
+check "sudo apt install ./linux-*.deb ($new), offline" as_pi '
+	cd ~/debs
+	sudo apt-get install -y -q --no-install-recommends ./*.deb'
+built_for_new() {
+	expect "memdriver/$ver, $rel, aarch64: installed
+memdriver/$ver, $new, aarch64: installed" "$(dkms status memdriver | sort -V)" &&
+		expect "$(dkms_module "$new")" "$(ls "/lib/modules/$new/updates/dkms/memdriver.ko"*)" &&
+		test -s "/boot/vmlinuz-$new" && test -s "/boot/initrd.img-$new"
+}
+check "DKMS built memdriver for $new by itself; /boot has its kernel and initrd" built_for_new
+done_checks
