@@ -75,7 +75,7 @@ system_facts() {
 system_boot() { # log timeout kernel initrd cmdline [qemu args: disks...]
 	local logfile=$1 tmo=$2 kernel=$3 initrd=$4 cmdline=$5 qpid rc=0
 	shift 5
-	local qemu_cmd=(nice -n 19 "${QEMU[@]}" -accel tcg "${MACHINE_ARGS[@]}"
+	local qemu_cmd=("${QEMU[@]}" -accel tcg "${MACHINE_ARGS[@]}"
 		-nographic -no-reboot -monitor none -serial stdio -nic none
 		-kernel "$kernel" -initrd "$initrd"
 		-append "console=$SYS_CONSOLE,115200 $cmdline" "$@")
