@@ -450,10 +450,13 @@ section_hold() {
 	[ "$DEBUG" = 1 ] && HOLD=131072
 	check "insmod with caps of 16M objects" insmod $KO max_objects=16777216 max_objects_per_fd=16777216
 	thresh=$(cat /proc/sys/kernel/watchdog_thresh 2>/dev/null)
+	# The console scanner reads idle CPUs' lockups in here as the host's.
+	echo "MEMDRIVER-HOLD-BEGIN"
 	[ -n "$thresh" ] && echo 1 >/proc/sys/kernel/watchdog_thresh
 	/memdriver_test hold $HOLD >/tmp/hold.log 2>&1
 	rc=$?
 	[ -n "$thresh" ] && echo "$thresh" >/proc/sys/kernel/watchdog_thresh
+	echo "MEMDRIVER-HOLD-END"
 	sed 's/^/# /' /tmp/hold.log
 	check "close of an fd holding $HOLD objects frees them all${thresh:+, no soft lockup at watchdog_thresh=1}" test $rc = 0
 	check "rmmod after holding $HOLD objects" rmmod memdriver
