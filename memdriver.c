@@ -5,7 +5,7 @@
  * Each /dev/memdriverN owns four buffers, one per allocator (kmalloc,
  * vmalloc, DMA coherent, page allocator), laid end to end in one offset
  * space that read/write/lseek and mmap share, plus a kmem_cache object pool
- * driven by ioctl.
+ * driven by ioctl. A window of a region can be exported as a dma-buf.
  *
  * Locking:
  * - Region buffers, sizes and offsets are fixed between load and unload, so
@@ -18,6 +18,8 @@
  *   enforces its cap so it can never be overshot. Per-device statistics
  *   are per-CPU counters, summed only when read.
  * - files_lock guards each device's list of open files (debugfs only).
+ * - Each exported dma-buf's lock guards its list of attachments and whether
+ *   each is mapped, so CPU-access syncs never meet a mapping half made.
  * - memdriver_dma_lock guards the DMA channel and serialises descriptors on
  *   it; waits for it, and every wait made under it, are killable. Each
  *   device's dma_claims_lock (a spinlock) guards the whole cache lines that
@@ -27,6 +29,8 @@
  * - Open files pin the module (cdev.owner), so nothing they use is freed
  *   under them. open() refuses until every device exists: a load that fails
  *   half way tears down devices nobody can have opened.
+ * - An exported dma-buf pins the module (exp_info.owner) but no file: its
+ *   bytes are a device's, which live until unload.
  * - Each device's memory (struct memdriver_dev, holding the struct device
  *   and the cdev) belongs to its struct device: cdev_device_add() makes the
  *   cdev hold the device, and the device's release frees the memory, however
@@ -43,17 +47,20 @@
 #include <linux/completion.h>
 #include <linux/debugfs.h>
 #include <linux/device.h>
+#include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
 #include <linux/error-injection.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/platform_device.h>
+#include <linux/scatterlist.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -98,6 +105,13 @@ static inline void memdriver_vm_flags_mod(struct vm_area_struct *vma,
 #define MEMDRIVER_DEVNODE_CONST
 #else
 #define MEMDRIVER_DEVNODE_CONST const
+#endif
+
+/* Symbol namespaces are string literals from 6.13 on. */
+#if KERNEL_VERSION(6, 13, 0) > LINUX_VERSION_CODE
+MODULE_IMPORT_NS(DMA_BUF);
+#else
+MODULE_IMPORT_NS("DMA_BUF");
 #endif
 
 /* ---- Module parameters ---- */
@@ -237,6 +251,12 @@ static vm_fault_t memdriver_fault(struct vm_fault *vmf)
 static const struct vm_operations_struct memdriver_page_vm_ops = {
 	.fault = memdriver_fault,
 };
+
+/* The page behind a kernel address of any region but the coherent one. */
+static struct page *memdriver_kaddr_page(void *addr)
+{
+	return is_vmalloc_addr(addr) ? vmalloc_to_page(addr) : virt_to_page(addr);
+}
 
 /* kmalloc's slab memory: raw PFNs of the linear map (VM_PFNMAP). */
 static int memdriver_mmap_linear(struct memdriver_dev *md,
@@ -489,13 +509,15 @@ static loff_t memdriver_llseek(struct file *file, loff_t offset, int whence)
 
 /* ---- mmap ---- */
 
-static int memdriver_mmap(struct file *file, struct vm_area_struct *vma)
+/*
+ * Map device bytes from vm_pgoff on, which lie in region @r, for the device
+ * node's mmap and an exported dma-buf's alike.
+ */
+static int memdriver_mmap_region(struct memdriver_dev *md,
+				 struct memdriver_region *r,
+				 struct vm_area_struct *vma)
 {
-	struct memdriver_file *mf = file->private_data;
-	struct memdriver_dev *md = mf->md;
-	unsigned long len = vma->vm_end - vma->vm_start;
-	struct memdriver_region *r;
-	loff_t pos;
+	loff_t pos = (loff_t)vma->vm_pgoff << PAGE_SHIFT;
 
 	/*
 	 * A private copy of device memory would silently stop sharing. For a
@@ -508,11 +530,7 @@ static int memdriver_mmap(struct file *file, struct vm_area_struct *vma)
 	/* Device memory holds data, never code. */
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
-	if (vma->vm_pgoff >= md->total_size >> PAGE_SHIFT)
-		return -EINVAL;
-	pos = (loff_t)vma->vm_pgoff << PAGE_SHIFT;
-	r = memdriver_region_at(md, pos);
-	if (len > r->offset + r->size - pos)
+	if (vma->vm_end - vma->vm_start > r->offset + r->size - pos)
 		return -EINVAL;	/* crosses into the next region */
 
 	/* No mprotect(PROT_EXEC) later either. */
@@ -523,6 +541,319 @@ static int memdriver_mmap(struct file *file, struct vm_area_struct *vma)
 	}
 	return r->ops->mmap(md, r, vma, pos - r->offset);
 }
+
+static int memdriver_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct memdriver_file *mf = file->private_data;
+	struct memdriver_dev *md = mf->md;
+
+	if (vma->vm_pgoff >= md->total_size >> PAGE_SHIFT)
+		return -EINVAL;
+	return memdriver_mmap_region(md, memdriver_region_at(md,
+				     (loff_t)vma->vm_pgoff << PAGE_SHIFT), vma);
+}
+
+/* ---- dma-buf export: a window of a region, for other drivers ---- */
+
+#if IS_ENABLED(CONFIG_DMA_SHARED_BUFFER)
+
+/*
+ * An exported window. Its bytes are the device's (regions live until
+ * unload) and the dma-buf pins the module (exp_info.owner), so it needs
+ * nothing from the memdriver fd that exported it.
+ */
+struct memdriver_dmabuf {
+	struct memdriver_dev *md;
+	struct memdriver_region *r;
+	unsigned long off;		/* window start in the region */
+	bool read_only;
+	unsigned int nr_pages;
+	struct page **pages;
+	struct mutex lock;		/* guards attachments and their state */
+	struct list_head attachments;
+};
+
+/* One importing device and its own DMA addresses for the window. */
+struct memdriver_attachment {
+	struct device *dev;
+	struct sg_table sgt;
+	bool mapped;
+	enum dma_data_direction dir;	/* while mapped */
+	struct list_head node;		/* in attachments */
+};
+
+static void *memdriver_dmabuf_vaddr(struct memdriver_dmabuf *buf)
+{
+	return buf->r->cpu_addr + buf->off;
+}
+
+static int memdriver_dmabuf_attach(struct dma_buf *dmabuf,
+				   struct dma_buf_attachment *attach)
+{
+	struct memdriver_dmabuf *buf = dmabuf->priv;
+	struct memdriver_attachment *a;
+	int ret;
+
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	ret = sg_alloc_table_from_pages(&a->sgt, buf->pages, buf->nr_pages, 0,
+					dmabuf->size, GFP_KERNEL);
+	if (ret) {
+		kfree(a);
+		return ret;
+	}
+	a->dev = attach->dev;
+	attach->priv = a;
+	mutex_lock(&buf->lock);
+	list_add(&a->node, &buf->attachments);
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static void memdriver_dmabuf_detach(struct dma_buf *dmabuf,
+				    struct dma_buf_attachment *attach)
+{
+	struct memdriver_dmabuf *buf = dmabuf->priv;
+	struct memdriver_attachment *a = attach->priv;
+
+	mutex_lock(&buf->lock);
+	list_del(&a->node);
+	mutex_unlock(&buf->lock);
+	sg_free_table(&a->sgt);
+	kfree(a);
+}
+
+/* Cache maintenance for the device happens here, as for any mapping. */
+static struct sg_table *memdriver_dmabuf_map(struct dma_buf_attachment *attach,
+					     enum dma_data_direction dir)
+{
+	struct memdriver_dmabuf *buf = attach->dmabuf->priv;
+	struct memdriver_attachment *a = attach->priv;
+	int ret;
+
+	/* A read-only buffer: devices may read it, never write it. */
+	if (buf->read_only && dir != DMA_TO_DEVICE)
+		return ERR_PTR(-EACCES);
+	/* One set of DMA addresses per attachment. */
+	if (a->mapped)
+		return ERR_PTR(-EBUSY);
+	ret = dma_map_sgtable(a->dev, &a->sgt, dir, 0);
+	if (ret)
+		return ERR_PTR(ret);
+	mutex_lock(&buf->lock);
+	a->dir = dir;
+	a->mapped = true;
+	mutex_unlock(&buf->lock);
+	return &a->sgt;
+}
+
+static void memdriver_dmabuf_unmap(struct dma_buf_attachment *attach,
+				   struct sg_table *sgt,
+				   enum dma_data_direction dir)
+{
+	struct memdriver_dmabuf *buf = attach->dmabuf->priv;
+	struct memdriver_attachment *a = attach->priv;
+
+	mutex_lock(&buf->lock);
+	a->mapped = false;
+	mutex_unlock(&buf->lock);
+	dma_unmap_sgtable(a->dev, sgt, dir, 0);
+}
+
+/*
+ * DMA_BUF_IOCTL_SYNC's start and end (and kernel importers' own calls):
+ * every device mapping synced for the CPU, then back for the devices, in
+ * the direction it was mapped with, which DMA-API debug insists on. On a
+ * non-coherent system (a Pi 5) this is what makes a device's writes visible
+ * to the CPU and the CPU's to the device; under swiotlb it copies the
+ * bounce buffers. The vmalloc region's second kernel mapping (vmap's) is
+ * kept coherent with the pages where caches could alias.
+ */
+static int memdriver_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
+					     enum dma_data_direction dir)
+{
+	struct memdriver_dmabuf *buf = dmabuf->priv;
+	struct memdriver_attachment *a;
+
+	mutex_lock(&buf->lock);
+	list_for_each_entry(a, &buf->attachments, node)
+		if (a->mapped)
+			dma_sync_sgtable_for_cpu(a->dev, &a->sgt, a->dir);
+	mutex_unlock(&buf->lock);
+	if (is_vmalloc_addr(buf->r->cpu_addr))
+		invalidate_kernel_vmap_range(memdriver_dmabuf_vaddr(buf),
+					     dmabuf->size);
+	return 0;
+}
+
+static int memdriver_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
+					   enum dma_data_direction dir)
+{
+	struct memdriver_dmabuf *buf = dmabuf->priv;
+	struct memdriver_attachment *a;
+
+	if (is_vmalloc_addr(buf->r->cpu_addr))
+		flush_kernel_vmap_range(memdriver_dmabuf_vaddr(buf),
+					dmabuf->size);
+	mutex_lock(&buf->lock);
+	list_for_each_entry(a, &buf->attachments, node)
+		if (a->mapped)
+			dma_sync_sgtable_for_device(a->dev, &a->sgt, a->dir);
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+/* The dma-buf core checked the range against the buffer's size. */
+static int memdriver_dmabuf_mmap(struct dma_buf *dmabuf,
+				 struct vm_area_struct *vma)
+{
+	struct memdriver_dmabuf *buf = dmabuf->priv;
+
+	/* From here on it is a mapping of the device's offset space. */
+	vma->vm_pgoff += (buf->r->offset + buf->off) >> PAGE_SHIFT;
+	return memdriver_mmap_region(buf->md, buf->r, vma);
+}
+
+/* Every exportable region already has a kernel mapping. */
+static int memdriver_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	iosys_map_set_vaddr(map, memdriver_dmabuf_vaddr(dmabuf->priv));
+	return 0;
+}
+
+static void memdriver_dmabuf_free(struct memdriver_dmabuf *buf)
+{
+	kvfree(buf->pages);
+	mutex_destroy(&buf->lock);
+	kfree(buf);
+}
+
+static void memdriver_dmabuf_release(struct dma_buf *dmabuf)
+{
+	memdriver_dmabuf_free(dmabuf->priv);
+}
+
+static const struct dma_buf_ops memdriver_dmabuf_ops = {
+	.attach = memdriver_dmabuf_attach,
+	.detach = memdriver_dmabuf_detach,
+	.map_dma_buf = memdriver_dmabuf_map,
+	.unmap_dma_buf = memdriver_dmabuf_unmap,
+	.begin_cpu_access = memdriver_dmabuf_begin_cpu_access,
+	.end_cpu_access = memdriver_dmabuf_end_cpu_access,
+	.mmap = memdriver_dmabuf_mmap,
+	.vmap = memdriver_dmabuf_vmap,
+	.release = memdriver_dmabuf_release,
+};
+
+static struct memdriver_dmabuf *memdriver_dmabuf_alloc(struct memdriver_dev *md,
+						       struct memdriver_region *r,
+						       unsigned long off,
+						       size_t len, bool read_only)
+{
+	struct memdriver_dmabuf *buf;
+	unsigned int i;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return NULL;
+	buf->nr_pages = len >> PAGE_SHIFT;
+	buf->pages = kvmalloc_array(buf->nr_pages, sizeof(*buf->pages),
+				    GFP_KERNEL);
+	if (!buf->pages) {
+		kfree(buf);
+		return NULL;
+	}
+	for (i = 0; i < buf->nr_pages; i++)
+		buf->pages[i] = memdriver_kaddr_page(r->cpu_addr + off +
+						     i * PAGE_SIZE);
+	buf->md = md;
+	buf->r = r;
+	buf->off = off;
+	buf->read_only = read_only;
+	mutex_init(&buf->lock);
+	INIT_LIST_HEAD(&buf->attachments);
+	return buf;
+}
+
+/* The region that holds all of a page-aligned, non-empty window; or NULL. */
+static struct memdriver_region *
+memdriver_window_region(struct memdriver_dev *md, u64 pos, u64 len)
+{
+	struct memdriver_region *r;
+
+	if (!len || !PAGE_ALIGNED(pos) || !PAGE_ALIGNED(len) ||
+	    pos >= md->total_size || len > md->total_size - pos)
+		return NULL;
+	r = memdriver_region_at(md, pos);
+	return len <= r->offset + r->size - pos ? r : NULL;
+}
+
+static int memdriver_dmabuf_export(struct file *file,
+				   struct memdriver_dmabuf_export __user *uexp)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct memdriver_file *mf = file->private_data;
+	struct memdriver_dmabuf_export req;
+	struct memdriver_region *r;
+	struct memdriver_dmabuf *buf;
+	struct dma_buf *dmabuf;
+	char *name;
+	int fd;
+
+	if (copy_from_user(&req, uexp, sizeof(req)))
+		return -EFAULT;
+	if ((req.flags & ~MEMDRIVER_DMABUF_RDWR) || req.pad)
+		return -EINVAL;
+	r = memdriver_window_region(mf->md, req.offset, req.len);
+	if (!r)
+		return -EINVAL;
+	if (r->ops->flags & MEMDRIVER_REGION_COHERENT)
+		return -EOPNOTSUPP;
+	if ((req.flags & MEMDRIVER_DMABUF_RDWR) && !(file->f_mode & FMODE_WRITE))
+		return -EACCES;
+
+	/* As /sys/kernel/debug/dma_buf/bufinfo and fdinfo show it. */
+	name = kasprintf(GFP_KERNEL, "%s:%s+%#llx", dev_name(&mf->md->dev),
+			 r->ops->name, req.offset - r->offset);
+	if (!name)
+		return -ENOMEM;
+	buf = memdriver_dmabuf_alloc(mf->md, r, req.offset - r->offset, req.len,
+				     !(req.flags & MEMDRIVER_DMABUF_RDWR));
+	if (!buf) {
+		kfree(name);
+		return -ENOMEM;
+	}
+	exp_info.ops = &memdriver_dmabuf_ops;
+	exp_info.size = req.len;
+	exp_info.flags = (buf->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	exp_info.priv = buf;
+	dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(dmabuf)) {
+		kfree(name);
+		memdriver_dmabuf_free(buf);
+		return PTR_ERR(dmabuf);
+	}
+	/* bufinfo lists the buffer already; from here its release frees. */
+	spin_lock(&dmabuf->name_lock);
+	dmabuf->name = name;
+	spin_unlock(&dmabuf->name_lock);
+
+	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
+	if (fd < 0)
+		dma_buf_put(dmabuf);
+	return fd;
+}
+
+#else /* !CONFIG_DMA_SHARED_BUFFER */
+
+static int memdriver_dmabuf_export(struct file *file,
+				   struct memdriver_dmabuf_export __user *uexp)
+{
+	return -EOPNOTSUPP;
+}
+
+#endif /* CONFIG_DMA_SHARED_BUFFER */
 
 /* ---- Object pool ---- */
 
@@ -1676,8 +2007,8 @@ static int memdriver_get_info(struct memdriver_file *mf,
 /*
  * What an open mode allows, as for read() and write(): changing device
  * memory or taking from the shared object budget needs FMODE_WRITE, reading
- * a payload FMODE_READ. Checked before anything else, so a refused call
- * changes nothing.
+ * a payload or exporting a dma-buf (always readable) FMODE_READ. Checked
+ * before anything else, so a refused call changes nothing.
  */
 static int memdriver_ioctl_allowed(struct file *file, unsigned int cmd)
 {
@@ -1688,6 +2019,7 @@ static int memdriver_ioctl_allowed(struct file *file, unsigned int cmd)
 	case MEM_IOCTL_DMA_COPY:
 		return file->f_mode & FMODE_WRITE ? 0 : -EBADF;
 	case MEM_IOCTL_READ_OBJECT:
+	case MEM_IOCTL_EXPORT_DMABUF:
 		return file->f_mode & FMODE_READ ? 0 : -EBADF;
 	default:
 		return 0;
@@ -1719,6 +2051,8 @@ static long memdriver_ioctl(struct file *file, unsigned int cmd,
 		return memdriver_object_io(mf, uarg, true);
 	case MEM_IOCTL_DMA_COPY:
 		return memdriver_dma_copy(mf, uarg);
+	case MEM_IOCTL_EXPORT_DMABUF:
+		return memdriver_dmabuf_export(file, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -1877,9 +2211,7 @@ static char *memdriver_devnode(MEMDRIVER_DEVNODE_CONST struct device *dev,
 static unsigned long memdriver_pfn_of(void *addr)
 {
 	/* vmalloc memory, and on arm64 the coherent buffer, is a remap. */
-	if (is_vmalloc_addr(addr))
-		return vmalloc_to_pfn(addr);
-	return page_to_pfn(virt_to_page(addr));
+	return page_to_pfn(memdriver_kaddr_page(addr));
 }
 
 static void memdriver_show_run(struct seq_file *m, unsigned long nr,

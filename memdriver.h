@@ -115,6 +115,33 @@ struct memdriver_dma_copy {
 	__u32 engine;		/* out: MEMDRIVER_DMA_ENGINE_* */
 };
 
+/* memdriver_dmabuf_export.flags */
+#define MEMDRIVER_DMABUF_RDWR		0x1U	/* writable through mmap and by
+						 * devices; needs an fd open
+						 * for writing
+						 */
+
+/*
+ * Export [offset, offset + len) of the device as a dma-buf that other
+ * drivers can import (DRM PRIME, V4L2, ...). Returns the dma-buf's new fd,
+ * close-on-exec, open read-write with MEMDRIVER_DMABUF_RDWR and read-only
+ * without it: a read-only buffer refuses writable mappings (EACCES) and
+ * device mappings that would let a device write into it. The window is
+ * page aligned, not empty and inside the kmalloc, vmalloc or pages region;
+ * the buffer shares those bytes with the device, outlives the fd it came
+ * from and keeps the module loaded. Errors: EINVAL (bad window, flags or
+ * pad), EOPNOTSUPP (the DMA coherent region, whose pages the DMA API owns,
+ * or a kernel built without dma-buf), EBADF (this fd is not open for
+ * reading), EACCES (MEMDRIVER_DMABUF_RDWR on an fd not open for writing),
+ * ENOMEM, EMFILE.
+ */
+struct memdriver_dmabuf_export {
+	__u64 offset;		/* device offset of the first byte */
+	__u64 len;
+	__u32 flags;		/* MEMDRIVER_DMABUF_*, others must be zero */
+	__u32 pad;		/* must be zero */
+};
+
 #define MEM_IOCTL_MAGIC		'M'
 /* Returns a new object id (> 0); errno ENOMEM, EDQUOT (per-fd cap) or
  * ENOSPC (module-wide cap).
@@ -126,5 +153,7 @@ struct memdriver_dma_copy {
 #define MEM_IOCTL_READ_OBJECT	_IOWR(MEM_IOCTL_MAGIC, 4, struct memdriver_object_io)
 #define MEM_IOCTL_WRITE_OBJECT	_IOW(MEM_IOCTL_MAGIC, 5, struct memdriver_object_io)
 #define MEM_IOCTL_DMA_COPY	_IOWR(MEM_IOCTL_MAGIC, 6, struct memdriver_dma_copy)
+/* Returns the new dma-buf fd. */
+#define MEM_IOCTL_EXPORT_DMABUF	_IOW(MEM_IOCTL_MAGIC, 7, struct memdriver_dmabuf_export)
 
 #endif /* _UAPI_MEMDRIVER_H */

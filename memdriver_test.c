@@ -15,6 +15,8 @@
  *   memdriver_test [-d DEVICE] load-faults [--stride N] [--offset N] MODULE.ko [PARAMS]
  *                                   the same for loading the module
  *   memdriver_test [-d DEVICE] hold N   close an fd holding N objects
+ *   memdriver_test [-d DEVICE] dmabuf-unload
+ *                                   rmmod refused while a dma-buf is exported
  *
  * Every size and offset comes from MEM_IOCTL_GET_INFO and the page size from
  * sysconf(), so the suite runs unchanged on 4 KiB and 16 KiB page kernels and
@@ -33,7 +35,7 @@ static const struct {
 	{ "mmap", mmap_cases }, { "access", access_cases },
 	{ "concurrency", concurrency_cases }, { "device", device_cases },
 	{ "debugfs", debugfs_cases }, { "dma", dma_cases },
-	{ "tutorial", tutorial_cases },
+	{ "dmabuf", dmabuf_cases }, { "tutorial", tutorial_cases },
 };
 
 /* Whether @only names a variant of @c: "case.variant". */
@@ -84,7 +86,7 @@ void die_usage(void)
 		"                      fuzz [--seed N] [--ops N] |\n"
 		"                      bench [--quick] [--runs N] [P1..P6...] |\n"
 		"                      stress [--procs N] [--threads N] [--rounds N] |\n"
-		"                      faults | hold N |\n"
+		"                      faults | hold N | dmabuf-unload |\n"
 		"                      load-faults [--stride N] [--offset N] MODULE.ko [PARAMS]]\n");
 	exit(2);
 }
@@ -134,7 +136,8 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "test") || !strcmp(argv[i], "tutorial") ||
 			 !strcmp(argv[i], "info") || !strcmp(argv[i], "fuzz") ||
-			 !strcmp(argv[i], "stress") || !strcmp(argv[i], "faults"))
+			 !strcmp(argv[i], "stress") || !strcmp(argv[i], "faults") ||
+			 !strcmp(argv[i], "dmabuf-unload"))
 			mode = argv[i];
 		else if (!strcmp(mode, "test") && argv[i][0] != '-' && !only)
 			only = argv[i];
@@ -157,6 +160,8 @@ int main(int argc, char **argv)
 		return run_stress(procs, threads, rounds);
 	if (!strcmp(mode, "faults"))
 		return run_faults();
+	if (!strcmp(mode, "dmabuf-unload"))
+		return run_dmabuf_unload();
 	if (!strcmp(mode, "hold"))
 		return run_hold(hold);
 	if (!strcmp(mode, "tutorial"))

@@ -527,11 +527,6 @@ int run_faults(void)
 	return ktap_end(&k);
 }
 
-static bool module_loaded(void)
-{
-	return access("/sys/module/memdriver", F_OK) == 0;
-}
-
 /*
  * While loads fail, another thread keeps opening the devices. A device that
  * could be opened during a load that then fails would leave an fd on a

@@ -4,10 +4,13 @@
  */
 #include "util.h"
 
+#include <linux/dma-buf.h>
+
 /* ---- fuzz: seeded random operations checked against a model ---- */
 
 #define FUZZ_FDS	4
 #define FUZZ_MAPS	4
+#define FUZZ_BUFS	2
 #define FUZZ_HISTORY	40
 #define FUZZ_NOTE	200
 
@@ -28,9 +31,18 @@ struct fuzz_fd {
 struct fuzz_map {
 	__u8 *addr;		/* NULL: free slot */
 	int prot;
-	unsigned int file;	/* a mapping keeps its file, and its objects, alive */
+	unsigned int file;	/* a mapping keeps its file, and its objects,
+				 * alive; 0 for a dma-buf's mapping
+				 */
 	__u64 off;
 	size_t len;
+};
+
+/* An exported dma-buf: a window of the device. */
+struct fuzz_buf {
+	int fd;			/* -1: none */
+	bool rw;
+	__u64 off, len;
 };
 
 static struct {
@@ -41,6 +53,8 @@ static struct {
 	size_t scratch_len;
 	struct fuzz_fd fds[FUZZ_FDS];
 	struct fuzz_map maps[FUZZ_MAPS];
+	struct fuzz_buf bufs[FUZZ_BUFS];
+	bool dmabuf;		/* the kernel has dma-buf */
 	unsigned int base_total;	/* live objects before we started */
 	unsigned int live;		/* objects we own */
 	unsigned int next_file;
@@ -281,7 +295,7 @@ static void fz_unmap(struct fuzz_map *m, const char *what)
 
 	fz_check(what, munmap(m->addr, m->len), 0);
 	m->addr = NULL;
-	if (fz_file_mapped(m->file))
+	if (!m->file || fz_file_mapped(m->file))
 		return;
 	/* The last mapping of a closed file: release() frees its objects. */
 	for (i = 0; i < FUZZ_MAPS; i++)
@@ -575,6 +589,133 @@ static void fz_dma_copy(struct fuzz_fd *f)
 	}
 }
 
+/* What MEM_IOCTL_EXPORT_DMABUF must answer, in the order the module checks. */
+static long long fz_expected_export(const struct fuzz_fd *f, __u64 off, __u64 len,
+				    __u32 flags)
+{
+	int r;
+
+	if (!fz_can(f, false))
+		return -EBADF;
+	if (flags & ~MEMDRIVER_DMABUF_RDWR)
+		return -EINVAL;
+	if (!len || off % page_size || len % page_size)
+		return -EINVAL;
+	r = window_region(off, len);
+	if (r < 0)
+		return -EINVAL;
+	if (r == MEMDRIVER_REGION_DMA)
+		return -EOPNOTSUPP;
+	if ((flags & MEMDRIVER_DMABUF_RDWR) && !fz_can(f, true))
+		return -EACCES;
+	return 0;
+}
+
+static void fz_close_buf(struct fuzz_buf *b, const char *what)
+{
+	fz_check(what, close(b->fd), 0);
+	b->fd = -1;
+}
+
+/* Mostly a window of whole pages of one region; sometimes not. */
+static void fz_export(struct fuzz_fd *f)
+{
+	struct fuzz_buf *b = &fz.bufs[fz_below(FUZZ_BUFS)];
+	int r = fz_below(MEMDRIVER_NR_REGIONS), kind = fz_below(10), ret;
+	__u64 pages = region_size(r) / page_size;
+	__u64 first = fz_below(pages), npages = 1 + fz_below(pages - first);
+	__u64 off = region_off(r) + first * page_size, len;
+	__u32 flags = fz_below(2) ? MEMDRIVER_DMABUF_RDWR : 0;
+	long long want;
+
+	if (kind == 0)
+		off = fz_offset();
+	if (kind == 1)
+		npages = pages - first + 1;
+	len = npages * page_size;
+	if (kind == 2)
+		len = fz_len();
+	if (kind == 3)
+		flags |= 1U << fz_below(32);
+	want = fz_expected_export(f, off, len, flags);
+	snprintf(fz_note(), FUZZ_NOTE, "export fd%d (mode %d) off %#llx len %#llx flags %#x",
+		 (int)(f - fz.fds), f->mode, (unsigned long long)off,
+		 (unsigned long long)len, flags);
+	ret = export_window(f->fd, off, len, flags);
+	fz_check("export", ret < 0 ? -1 : 0, want);
+	if (ret < 0)
+		return;
+	if (b->fd >= 0)
+		fz_close_buf(b, "close a dma-buf for another");
+	b->fd = ret;
+	b->rw = flags & MEMDRIVER_DMABUF_RDWR;
+	b->off = off;
+	b->len = len;
+}
+
+/* A mapping of a buffer joins the device's own in the model. */
+static void fz_dmabuf_mmap(struct fuzz_buf *b)
+{
+	__u64 pages = b->len / page_size;
+	__u64 first = fz_below(pages), npages = 1 + fz_below(pages - first);
+	int prot = PROT_READ | PROT_WRITE;
+	long long want = 0;
+	struct fuzz_map *m;
+	void *addr;
+
+	if (npages > 16 && fz_below(8))
+		npages = 1 + fz_below(16);
+	if (!fz_below(10)) {	/* past the buffer's end */
+		npages = pages - first + 1;
+		want = -EINVAL;
+	}
+	if (!b->rw && fz_below(4))
+		prot = PROT_READ;
+	/* The VFS refuses a shared writable mapping of a read-only file first. */
+	if (!b->rw && (prot & PROT_WRITE))
+		want = -EACCES;
+	m = fz_free_map_slot();
+	snprintf(fz_note(), FUZZ_NOTE, "mmap dma-buf %d (%s) of %#llx pages %llu at %llu%s",
+		 (int)(b - fz.bufs), b->rw ? "rw" : "ro", (unsigned long long)b->off,
+		 (unsigned long long)npages, (unsigned long long)first,
+		 prot & PROT_WRITE ? "" : " read-only");
+	addr = mmap(NULL, npages * page_size, prot, MAP_SHARED, b->fd, first * page_size);
+	fz_check("mmap dma-buf", addr == MAP_FAILED ? -1 : 0, want);
+	if (addr != MAP_FAILED) {
+		m->addr = addr;
+		m->prot = prot;
+		m->file = 0;
+		m->off = b->off + first * page_size;
+		m->len = npages * page_size;
+	}
+}
+
+/* Export, map, sync or close: a buffer outlives the fd it came from. */
+static void fz_dmabuf(struct fuzz_fd *f)
+{
+	struct fuzz_buf *b = &fz.bufs[fz_below(FUZZ_BUFS)];
+	unsigned int dice = fz_below(10);
+	struct dma_buf_sync sync = {
+		.flags = (fz_below(2) ? DMA_BUF_SYNC_END : DMA_BUF_SYNC_START) |
+			 (1 + fz_below(3)),
+	};
+
+	if (!fz.dmabuf)
+		return;
+	if (dice < 4 || b->fd < 0) {
+		fz_export(f);
+	} else if (dice < 7) {
+		fz_dmabuf_mmap(b);
+	} else if (dice < 8) {
+		snprintf(fz_note(), FUZZ_NOTE, "dma-buf %d sync %#llx", (int)(b - fz.bufs),
+			 (unsigned long long)sync.flags);
+		fz_check("dma-buf sync", ioctl(b->fd, DMA_BUF_IOCTL_SYNC, &sync), 0);
+	} else {
+		snprintf(fz_note(), FUZZ_NOTE, "close dma-buf %d", (int)(b - fz.bufs));
+		fz_close_buf(b, "close dma-buf");
+	}
+}
+
 static void fz_close(void)
 {
 	struct fuzz_fd *f = &fz.fds[fz_below(FUZZ_FDS)];
@@ -608,11 +749,13 @@ static void fz_ioctl(struct fuzz_fd *f, unsigned int dice)
 		fz_object_io(f, dice >= 88);
 	} else if (dice < 94) {
 		fz_info(f);
-	} else if (dice < 98) {
+	} else if (dice < 96) {
 		fz_dma_copy(f);
+	} else if (dice < 98) {
+		fz_dmabuf(f);
 	} else {
 		snprintf(fz_note(), FUZZ_NOTE, "unknown ioctl fd%d", (int)(f - fz.fds));
-		fz_check("unknown ioctl", ioctl(f->fd, _IO(MEM_IOCTL_MAGIC, 7 + fz_below(100))),
+		fz_check("unknown ioctl", ioctl(f->fd, _IO(MEM_IOCTL_MAGIC, 8 + fz_below(100))),
 			 -ENOTTY);
 	}
 }
@@ -661,8 +804,12 @@ int run_fuzz(unsigned long long seed, unsigned long ops)
 	fz.scratch = xmalloc(fz.scratch_len);
 	for (i = 0; i < FUZZ_FDS; i++)
 		fz.fds[i].fd = -1;
+	for (i = 0; i < FUZZ_BUFS; i++)
+		fz.bufs[i].fd = -1;
+	fz.dmabuf = kernel_has_dmabuf() == 1;
 	ktap_plan(&fz.k, 1);
-	printf("# fuzz: seed %llu, %lu operations on %s\n", seed, ops, dev_path);
+	printf("# fuzz: seed %llu, %lu operations on %s%s\n", seed, ops, dev_path,
+	       fz.dmabuf ? "" : " (no dma-buf in this kernel)");
 	if (pread(fd, fz.bytes, info.total_size, 0) != (ssize_t)info.total_size)
 		fz_fail("reading the device into the model", -errno, info.total_size);
 
@@ -673,6 +820,9 @@ int run_fuzz(unsigned long long seed, unsigned long ops)
 	for (i = 0; i < FUZZ_MAPS; i++)
 		if (fz.maps[i].addr)
 			munmap(fz.maps[i].addr, fz.maps[i].len);
+	for (i = 0; i < FUZZ_BUFS; i++)
+		if (fz.bufs[i].fd >= 0)
+			close(fz.bufs[i].fd);
 	for (i = 0; i < FUZZ_FDS; i++) {
 		if (fz.fds[i].fd >= 0)
 			close(fz.fds[i].fd);

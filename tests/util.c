@@ -404,3 +404,39 @@ bool need_debugfs(void)
 	return access(path, R_OK) == 0;
 }
 
+bool module_loaded(void)
+{
+	return access("/sys/module/memdriver", F_OK) == 0;
+}
+
+int export_window(int dev, __u64 off, __u64 len, __u32 flags)
+{
+	struct memdriver_dmabuf_export req = {
+		.offset = off, .len = len, .flags = flags,
+	};
+
+	return ioctl(dev, MEM_IOCTL_EXPORT_DMABUF, &req);
+}
+
+/*
+ * Whether the running kernel has dma-buf, from its own symbols rather than
+ * from memdriver: 1, 0, or -1 where /proc/kallsyms cannot say.
+ */
+int kernel_has_dmabuf(void)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	char line[256];
+	int found = 0, lines = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		if (strstr(line, " dma_buf_export\n")) {
+			found = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return lines ? found : -1;
+}

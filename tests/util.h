@@ -83,6 +83,9 @@ void debugfs_path(char *buf, size_t len, const char *file);
 bool read_region_views(struct region_view *v);
 bool read_objects_view(struct objects_view *v);
 bool need_debugfs(void);
+bool module_loaded(void);
+int export_window(int dev, __u64 off, __u64 len, __u32 flags);
+int kernel_has_dmabuf(void);
 
 /*
  * Each file's cases, each array ended by an entry without a name, in the
@@ -90,7 +93,7 @@ bool need_debugfs(void);
  */
 extern const struct test_case info_cases[], rw_cases[], objects_cases[],
 	mmap_cases[], access_cases[], concurrency_cases[], device_cases[],
-	debugfs_cases[], dma_cases[], tutorial_cases[];
+	debugfs_cases[], dma_cases[], dmabuf_cases[], tutorial_cases[];
 
 /* ---- The other modes ---- */
 
@@ -99,6 +102,7 @@ int tutorial_flow(int fd, bool verbose);
 int run_fuzz(unsigned long long seed, unsigned long ops);
 int run_faults(void);
 int run_load_faults(int argc, char **argv);
+int run_dmabuf_unload(void);
 int run_hold(unsigned long n);
 int run_stress(int procs, int threads, int rounds);
 int run_bench(int argc, char **argv);

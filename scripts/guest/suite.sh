@@ -409,6 +409,12 @@ section_defaults() {
 		'! dd if=/dev/zero of=/dev/memdriver0 bs=1 count=1 seek=$(cat /sys/class/memdriver/memdriver0/total_size) 2>/tmp/dd.err &&
 		 grep -q "No space left on device" /tmp/dd.err'
 	check "objects count back to 0" test "$(sysfs objects)" = 0
+	# An exported dma-buf holds the module, not any fd: memdriver_test
+	# finds rmmod refused until it closes the buffer, then unloads.
+	check "a dma-buf keeps the module loaded; unloaded once closed" \
+		nested /memdriver_test dmabuf-unload
+	grep -q '^memdriver ' /proc/modules ||
+		check "insmod again after dmabuf-unload" insmod $KO $LOAD1
 	[ "$DEBUG" = 1 ] && check "kmemleak: no leak with the module loaded" kmemleak_clean
 	check "rmmod" rmmod memdriver
 	check "class, device and debugfs gone" sh -c \
