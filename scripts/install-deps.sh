@@ -24,6 +24,31 @@ for a in amd64 arm64; do
 	HOST_PKGS+=" $ARCH_PKGS"
 done
 
+# Debian's modules that the busybox guests load beside memdriver, kept
+# with every module they depend on, uncompressed (6.12's are .ko.xz):
+# vgem, DRM's virtual GEM driver, imports memdriver's dma-bufs.
+GUEST_MODULES="vgem"
+keep_guest_modules() { # kernel dir, release
+	local out=$1/modules tree=$1/root/lib/modules/$2 todo=$GUEST_MODULES m f
+	rm -rf "$out" && mkdir -p "$out"
+	while [ -n "$todo" ]; do
+		m=${todo%% *}
+		todo=${todo#"$m"}
+		todo=${todo# }
+		[ -e "$out/$m.ko" ] && continue
+		f=$(find "$tree" -name "$m.ko*" -o -name "${m//_/-}.ko*" | head -1)
+		[ -n "$f" ] || die "$m.ko missing from linux-image-$2"
+		case $f in
+		*.xz) xz -dc "$f" ;;
+		*) cat "$f" ;;
+		esac >"$out/$m.ko"
+		todo="$todo $(/sbin/modinfo -F depends "$out/$m.ko" | tr ',' ' ')"
+		todo=${todo# }
+		todo=${todo% }
+	done
+	echo "$GUEST_MODULES" >"$1/guest-modules"
+}
+
 # The loaded scenario's Debian kernel: the image of its series from the
 # first of its suites that has one, with its headers.
 fetch_kernel() {
@@ -37,8 +62,10 @@ fetch_kernel() {
 	release=${img#linux-image-}
 	release=${release%-unsigned}
 	flavour=${release##*-}
-	# Cached, unless the suite has moved to a new ABI since.
-	if [ -f "$dir/.complete" ] && [ "$(cat "$dir/release")" = "$release" ]; then
+	# Cached, unless the suite has moved to a new ABI since (or the guests
+	# want other modules).
+	if [ -f "$dir/.complete" ] && [ "$(cat "$dir/release")" = "$release" ] &&
+	   [ "$(cat "$dir/guest-modules" 2>/dev/null)" = "$GUEST_MODULES" ]; then
 		return 0
 	fi
 	log "fetching $release ($arch) from $suite"
@@ -73,7 +100,8 @@ fetch_kernel() {
 	ln -sfn "$(ls "$dir"/root/boot/vmlinuz-*)" "$dir/vmlinuz"
 	echo "$release" >"$dir/release"
 	echo "$flavour" >"$dir/flavour"
-	rm -rf "$dir/root/lib/modules" # keep the cache small; modules are unused
+	keep_guest_modules "$dir" "$release"
+	rm -rf "$dir/root/lib/modules" # keep the cache small
 	touch "$dir/.complete"
 }
 

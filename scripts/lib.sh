@@ -158,6 +158,11 @@ make_payload() { # dir scenario ko run.sh [files...]
 	release=$(cat "$KDIR_ROOT/release")
 	mkdir -p "$dir/lib/modules/$release/updates" "$dir/etc/modprobe.d"
 	cp "$ko" "$dir/lib/modules/$release/updates/"
+	# Debian's modules kept for the guests (install-deps.sh), such as vgem.
+	if [ -d "$KDIR_ROOT/modules" ]; then
+		mkdir -p "$dir/lib/modules/$release/kernel"
+		cp "$KDIR_ROOT"/modules/*.ko "$dir/lib/modules/$release/kernel/"
+	fi
 	depmod -b "$dir" "$release" 2>/dev/null
 	cp "$MEMDRIVER_TOP/contrib/memdriver.conf" "$dir/etc/modprobe.d/"
 	cp "$run" "$dir/run.sh"

@@ -145,7 +145,7 @@ TEST(dmabuf_window)
 
 	if (!need_dmabuf(fd))
 		return;
-	write_pattern(fd, off - page_size, len + 2 * page_size, 140);
+	write_pattern(fd, off, len, 140);
 	buf = export_window(fd, off, len, 0);
 	ASSERT_GE(buf, 0);
 	fdinfo_value(buf, "name", got, sizeof(got));
@@ -333,6 +333,139 @@ TEST(dmabuf_bufinfo)
 	EXPECT_EQ(close(buf), 0);
 }
 
+/*
+ * The DRM uAPI the vgem case uses (include/uapi/drm/drm.h, drm_mode.h),
+ * stable since Linux 3.x: Debian's linux-libc-dev leaves drm/ to libdrm.
+ */
+struct drm_version_abi {
+	int major, minor, patchlevel;
+	size_t name_len;
+	char *name;
+	size_t date_len;
+	char *date;
+	size_t desc_len;
+	char *desc;
+};
+
+struct drm_prime_handle_abi {
+	__u32 handle;
+	__u32 flags;
+	__s32 fd;
+};
+
+struct drm_gem_close_abi {
+	__u32 handle;
+	__u32 pad;
+};
+
+#define DRM_IOCTL_VERSION_ABI		_IOWR('d', 0x00, struct drm_version_abi)
+#define DRM_IOCTL_GEM_CLOSE_ABI		_IOW('d', 0x09, struct drm_gem_close_abi)
+#define DRM_IOCTL_PRIME_HANDLE_TO_FD_ABI _IOWR('d', 0x2d, struct drm_prime_handle_abi)
+#define DRM_IOCTL_PRIME_FD_TO_HANDLE_ABI _IOWR('d', 0x2e, struct drm_prime_handle_abi)
+
+/* The vgem device's node, open; -1 without one. */
+static int open_vgem(void)
+{
+	char path[32], name[16];
+	int i, card;
+
+	for (i = 0; i < 16; i++) {
+		struct drm_version_abi v = { .name_len = sizeof(name) - 1, .name = name };
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		card = open(path, O_RDWR | O_CLOEXEC);
+		if (card < 0)
+			continue;
+		memset(name, 0, sizeof(name));
+		if (!ioctl(card, DRM_IOCTL_VERSION_ABI, &v) && !strcmp(name, "vgem"))
+			return card;
+		close(card);
+	}
+	return -1;
+}
+
+/* How many devices /sys/kernel/debug/dma_buf/bufinfo lists as attached to @name. */
+static int bufinfo_attached(const char *name, const char *dev)
+{
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	char line[512], bname[64];
+	int in = 0, n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*u %*x %*x %*d %*s %*u %63s", bname) == 1)
+			in = !strcmp(bname, name);
+		else if (in && strstr(line, dev))
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * vgem, a DRM driver nobody here wrote, imports a buffer (PRIME): it
+ * attaches its own device and maps the pages for it both ways, while CPU
+ * access goes on through memdriver's syncs. The import outlives the fd and
+ * hands back the same buffer. A read-only buffer it cannot import: vgem
+ * maps every import for device writes too.
+ */
+TEST(dmabuf_vgem)
+{
+	__u64 off = region_off(MEMDRIVER_REGION_VMALLOC) + page_size;
+	__u64 len = 2 * page_size;
+	const char *want = getenv("MEMDRIVER_EXPECT_VGEM");
+	struct drm_prime_handle_abi prime = { .fd = -1 };
+	struct drm_gem_close_abi gem_close = {};
+	char name[64];
+	int card, buf, again;
+	__u8 *map;
+
+	if (!need_dmabuf(fd))
+		return;
+	card = open_vgem();
+	if (card < 0) {
+		EXPECT_FALSE(want && !strcmp(want, "1"));
+		skip("no vgem loaded (modprobe vgem)");
+		return;
+	}
+	write_pattern(fd, off, len, 180);
+	buf = export_window(fd, off, len, MEMDRIVER_DMABUF_RDWR);
+	ASSERT_GE(buf, 0);
+	prime.fd = buf;
+	ASSERT_EQ(ioctl(card, DRM_IOCTL_PRIME_FD_TO_HANDLE_ABI, &prime), 0);
+	window_name(name, sizeof(name), MEMDRIVER_REGION_VMALLOC, page_size);
+	if (getuid() == 0 && !access("/sys/kernel/debug/dma_buf", F_OK))
+		EXPECT_EQ(bufinfo_attached(name, "vgem"), 1);
+	/* CPU access with vgem's mapping in place: synced both ways. */
+	EXPECT_EQ(dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW), 0);
+	EXPECT_EQ(dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW), 0);
+	EXPECT_EQ(close(buf), 0);
+
+	/* vgem holds the buffer now: it gives back the same one. */
+	prime.fd = -1;
+	prime.flags = O_CLOEXEC | O_RDWR;
+	ASSERT_EQ(ioctl(card, DRM_IOCTL_PRIME_HANDLE_TO_FD_ABI, &prime), 0);
+	again = prime.fd;
+	fdinfo_value(again, "exp_name", name, sizeof(name));
+	EXPECT_STREQ(name, "memdriver");
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, again, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	EXPECT_EQ(check_pattern(map, len, off, 180), -1);
+	EXPECT_EQ(munmap(map, len), 0);
+	EXPECT_EQ(close(again), 0);
+	gem_close.handle = prime.handle;
+	EXPECT_EQ(ioctl(card, DRM_IOCTL_GEM_CLOSE_ABI, &gem_close), 0);
+
+	buf = export_window(fd, off, len, 0);
+	ASSERT_GE(buf, 0);
+	prime.fd = buf;
+	prime.handle = 0;
+	EXPECT_ERRNO(ioctl(card, DRM_IOCTL_PRIME_FD_TO_HANDLE_ABI, &prime), EACCES);
+	EXPECT_EQ(close(buf), 0);
+	EXPECT_EQ(close(card), 0);
+}
+
 const struct test_case dmabuf_cases[] = {
 	CASE_VARIANTS(dmabuf_export),
 	CASE(dmabuf_window),
@@ -340,6 +473,7 @@ const struct test_case dmabuf_cases[] = {
 	CASE(dmabuf_readonly),
 	CASE(dmabuf_close_orders),
 	CASE(dmabuf_bufinfo),
+	CASE(dmabuf_vgem),
 	{}
 };
 
