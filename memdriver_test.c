@@ -35,7 +35,8 @@ static const struct {
 	{ "mmap", mmap_cases }, { "access", access_cases },
 	{ "concurrency", concurrency_cases }, { "device", device_cases },
 	{ "debugfs", debugfs_cases }, { "dma", dma_cases },
-	{ "dmabuf", dmabuf_cases }, { "tutorial", tutorial_cases },
+	{ "dmabuf", dmabuf_cases }, { "uring", uring_cases },
+	{ "tutorial", tutorial_cases },
 };
 
 /* Whether @only names a variant of @c: "case.variant". */

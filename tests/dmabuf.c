@@ -15,7 +15,7 @@
  */
 static bool need_dmabuf(int dev)
 {
-	int has = kernel_has_dmabuf();
+	int has = kernel_has_symbol(" dma_buf_export\n");
 	int buf = export_window(dev, region_off(MEMDRIVER_REGION_VMALLOC),
 				page_size, 0);
 
@@ -485,7 +485,7 @@ const struct test_case dmabuf_cases[] = {
 int run_dmabuf_unload(void)
 {
 	__u64 off = region_off(MEMDRIVER_REGION_VMALLOC), len = page_size;
-	int dev = open_dev(), buf, has = kernel_has_dmabuf();
+	int dev = open_dev(), buf, has = kernel_has_symbol(" dma_buf_export\n");
 	__u8 *map, *back = xmalloc(len);
 	struct ktap k;
 

@@ -419,10 +419,11 @@ int export_window(int dev, __u64 off, __u64 len, __u32 flags)
 }
 
 /*
- * Whether the running kernel has dma-buf, from its own symbols rather than
- * from memdriver: 1, 0, or -1 where /proc/kallsyms cannot say.
+ * Whether the running kernel has a symbol whose /proc/kallsyms line ends in
+ * @tail (" name\n"): the kernel's own word, not memdriver's. 1, 0, or -1
+ * where /proc/kallsyms cannot say.
  */
-int kernel_has_dmabuf(void)
+int kernel_has_symbol(const char *tail)
 {
 	FILE *f = fopen("/proc/kallsyms", "r");
 	char line[256];
@@ -432,7 +433,7 @@ int kernel_has_dmabuf(void)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		lines++;
-		if (strstr(line, " dma_buf_export\n")) {
+		if (strstr(line, tail)) {
 			found = 1;
 			break;
 		}

@@ -85,7 +85,7 @@ bool read_objects_view(struct objects_view *v);
 bool need_debugfs(void);
 bool module_loaded(void);
 int export_window(int dev, __u64 off, __u64 len, __u32 flags);
-int kernel_has_dmabuf(void);
+int kernel_has_symbol(const char *tail);
 
 /*
  * Each file's cases, each array ended by an entry without a name, in the
@@ -93,7 +93,8 @@ int kernel_has_dmabuf(void);
  */
 extern const struct test_case info_cases[], rw_cases[], objects_cases[],
 	mmap_cases[], access_cases[], concurrency_cases[], device_cases[],
-	debugfs_cases[], dma_cases[], dmabuf_cases[], tutorial_cases[];
+	debugfs_cases[], dma_cases[], dmabuf_cases[], uring_cases[],
+	tutorial_cases[];
 
 /* ---- The other modes ---- */
 
