@@ -103,7 +103,8 @@ struct memdriver_object_io {
  * engine cannot take, and windows in the DMA coherent region. Errors: EINVAL
  * (bad window or flags), ENODEV (dma_engine=engine and no channel), ENOMEM
  * (mapping), EBUSY (another copy into the same whole cache lines is under
- * way), ETIMEDOUT, EIO or EINTR (the engine timed out or failed, or a fatal
+ * way, or a device that imported them as a dma-buf has them mapped for
+ * writing), ETIMEDOUT, EIO or EINTR (the engine timed out or failed, or a fatal
  * signal came: the window's bytes are then undefined, every byte beside it
  * is intact).
  */

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <libgen.h>
+#include <sys/utsname.h>
 
 const char *dev_path = "/dev/memdriver0";
 bool fresh_load;
@@ -440,4 +441,16 @@ int kernel_has_symbol(const char *tail)
 	}
 	fclose(f);
 	return lines ? found : -1;
+}
+
+/* Whether the running kernel's release is at least @major.@minor. */
+bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	uname(&u);
+	if (sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		harness_fail(__FILE__, __LINE__, true, "a kernel release: %s", u.release);
+	return ma > major || (ma == major && mi >= minor);
 }

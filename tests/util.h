@@ -86,6 +86,7 @@ bool need_debugfs(void);
 bool module_loaded(void);
 int export_window(int dev, __u64 off, __u64 len, __u32 flags);
 int kernel_has_symbol(const char *tail);
+bool kernel_at_least(int major, int minor);
 
 /*
  * Each file's cases, each array ended by an entry without a name, in the
