@@ -418,7 +418,7 @@ static int bufinfo_attached(const char *name, const char *dev)
 TEST(dmabuf_vgem)
 {
 	__u64 off = region_off(MEMDRIVER_REGION_VMALLOC) + page_size;
-	__u64 len = 2 * page_size;
+	__u64 src = region_off(MEMDRIVER_REGION_PAGES), len = 2 * page_size;
 	const char *want = getenv("MEMDRIVER_EXPECT_VGEM");
 	struct drm_prime_handle_abi prime = { .fd = -1 };
 	struct drm_gem_close_abi gem_close = {};
@@ -459,8 +459,24 @@ TEST(dmabuf_vgem)
 	EXPECT_EQ(check_pattern(map, len, off, 180), -1);
 	EXPECT_EQ(munmap(map, len), 0);
 	EXPECT_EQ(close(again), 0);
+	/*
+	 * While vgem may write the window, its lines are vgem's: a copy into
+	 * them, or a second writable import of them, is EBUSY.
+	 */
+	if (!kernel_at_least(6, 13)) {
+		struct drm_prime_handle_abi second = { .fd = -1 };
+
+		EXPECT_ERRNO(dma_copy(fd, src, off, page_size, NULL), EBUSY);
+		second.fd = export_window(fd, off + page_size, page_size,
+					  MEMDRIVER_DMABUF_RDWR);
+		EXPECT_GE(second.fd, 0);
+		EXPECT_ERRNO(ioctl(card, DRM_IOCTL_PRIME_FD_TO_HANDLE_ABI, &second), EBUSY);
+		close(second.fd);
+	}
 	gem_close.handle = prime.handle;
 	EXPECT_EQ(ioctl(card, DRM_IOCTL_GEM_CLOSE_ABI, &gem_close), 0);
+	/* Released with the import. */
+	EXPECT_EQ(dma_copy(fd, src, off, page_size, NULL), 0);
 
 	/*
 	 * Until 6.12 at least, a shmem-helper driver maps each import at once
