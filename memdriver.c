@@ -444,6 +444,18 @@ static struct memdriver_region *memdriver_region_at(struct memdriver_dev *md,
 	return &md->regions[i];
 }
 
+/* The region that holds all of [pos, pos + len); NULL if none does. */
+static struct memdriver_region *
+memdriver_region_holding(struct memdriver_dev *md, u64 pos, u64 len)
+{
+	struct memdriver_region *r;
+
+	if (pos >= md->total_size || len > md->total_size - pos)
+		return NULL;
+	r = memdriver_region_at(md, pos);
+	return len <= r->offset + r->size - pos ? r : NULL;
+}
+
 /* ---- read / write / lseek ---- */
 
 /*
@@ -1026,12 +1038,10 @@ static int memdriver_dma_window_init(struct memdriver_dev *md, u64 pos, u64 len,
 				     enum dma_data_direction dir,
 				     struct memdriver_dma_window *w)
 {
-	if (pos >= md->total_size || len > md->total_size - pos)
+	w->r = memdriver_region_holding(md, pos, len);
+	if (!w->r)
 		return -EINVAL;
-	w->r = memdriver_region_at(md, pos);
 	w->off = pos - w->r->offset;
-	if (len > w->r->size - w->off)
-		return -EINVAL;	/* crosses into the next region */
 	w->dir = dir;
 	w->mapped = false;
 	return 0;
@@ -1939,19 +1949,6 @@ static struct memdriver_dmabuf *memdriver_dmabuf_alloc(struct memdriver_dev *md,
 	return buf;
 }
 
-/* The region that holds all of a page-aligned, non-empty window; or NULL. */
-static struct memdriver_region *
-memdriver_window_region(struct memdriver_dev *md, u64 pos, u64 len)
-{
-	struct memdriver_region *r;
-
-	if (!len || !PAGE_ALIGNED(pos) || !PAGE_ALIGNED(len) ||
-	    pos >= md->total_size || len > md->total_size - pos)
-		return NULL;
-	r = memdriver_region_at(md, pos);
-	return len <= r->offset + r->size - pos ? r : NULL;
-}
-
 static int memdriver_dmabuf_export(struct file *file,
 				   struct memdriver_dmabuf_export __user *uexp)
 {
@@ -1968,7 +1965,9 @@ static int memdriver_dmabuf_export(struct file *file,
 		return -EFAULT;
 	if ((req.flags & ~MEMDRIVER_DMABUF_RDWR) || req.pad)
 		return -EINVAL;
-	r = memdriver_window_region(mf->md, req.offset, req.len);
+	if (!req.len || !PAGE_ALIGNED(req.offset) || !PAGE_ALIGNED(req.len))
+		return -EINVAL;
+	r = memdriver_region_holding(mf->md, req.offset, req.len);
 	if (!r)
 		return -EINVAL;
 	if (r->ops->flags & MEMDRIVER_REGION_COHERENT)
