@@ -26,8 +26,9 @@ done
 
 # Debian's modules that the busybox guests load beside memdriver, kept
 # with every module they depend on, uncompressed (6.12's are .ko.xz):
-# vgem, DRM's virtual GEM driver, imports memdriver's dma-bufs.
-GUEST_MODULES="vgem"
+# vgem, DRM's virtual GEM driver, imports memdriver's dma-bufs; brd, the
+# RAM disk, is the block device that O_DIRECT reads and writes.
+GUEST_MODULES="vgem brd"
 keep_guest_modules() { # kernel dir, release
 	local out=$1/modules tree=$1/root/lib/modules/$2 todo=$GUEST_MODULES m f
 	rm -rf "$out" && mkdir -p "$out"
