@@ -20,6 +20,8 @@
  * - files_lock guards each device's list of open files (debugfs only).
  * - Each exported dma-buf's lock guards its list of attachments and whether
  *   each is mapped, so CPU-access syncs never meet a mapping half made.
+ * - Each file's import_lock guards its import pointer; a copy from the
+ *   import holds a reference (kref), so dropping it waits for nobody.
  * - memdriver_dma_lock guards the DMA channel and serialises descriptors on
  *   it; waits for it, and every wait made under it, are killable. Each
  *   device's dma_claims_lock (a spinlock) guards the whole cache lines that
@@ -32,6 +34,8 @@
  *   half way tears down devices nobody can have opened.
  * - An exported dma-buf pins the module (exp_info.owner) but no file: its
  *   bytes are a device's, which live until unload.
+ * - A file's import keeps its dma-buf attached, mapped and vmapped until
+ *   it is dropped or the file is released, whichever driver exported it.
  * - Each device's memory (struct memdriver_dev, holding the struct device
  *   and the cdev) belongs to its struct device: cdev_device_add() makes the
  *   cdev hold the device, and the device's release frees the memory, however
@@ -55,6 +59,7 @@
 #include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/highmem.h>
+#include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -108,6 +113,22 @@ static inline void memdriver_vm_flags_mod(struct vm_area_struct *vma,
 #define MEMDRIVER_DEVNODE_CONST const
 #endif
 
+/*
+ * An importer that does not hold the reservation lock calls the _unlocked
+ * variants from 6.2 on; before, the plain calls took what they needed.
+ */
+#if KERNEL_VERSION(6, 2, 0) > LINUX_VERSION_CODE
+#define memdriver_dma_buf_map_attachment dma_buf_map_attachment
+#define memdriver_dma_buf_unmap_attachment dma_buf_unmap_attachment
+#define memdriver_dma_buf_vmap dma_buf_vmap
+#define memdriver_dma_buf_vunmap dma_buf_vunmap
+#else
+#define memdriver_dma_buf_map_attachment dma_buf_map_attachment_unlocked
+#define memdriver_dma_buf_unmap_attachment dma_buf_unmap_attachment_unlocked
+#define memdriver_dma_buf_vmap dma_buf_vmap_unlocked
+#define memdriver_dma_buf_vunmap dma_buf_vunmap_unlocked
+#endif
+
 /* Symbol namespaces are string literals from 6.13 on. */
 #if KERNEL_VERSION(6, 13, 0) > LINUX_VERSION_CODE
 MODULE_IMPORT_NS(DMA_BUF);
@@ -153,6 +174,7 @@ MODULE_PARM_DESC(dev_mode, "Permissions of /dev/memdriverN (default 0600)");
 
 struct memdriver_dev;
 struct memdriver_region;
+struct memdriver_import;
 
 /* Region traits that streaming DMA cares about. */
 #define MEMDRIVER_REGION_SCATTERED	BIT(0)	/* pages not physically contiguous */
@@ -211,6 +233,8 @@ struct memdriver_file {
 	struct list_head node;		/* in md->files */
 	unsigned int serial;		/* names this file in debugfs */
 	struct pid *owner;		/* process that opened it */
+	spinlock_t import_lock;		/* guards import */
+	struct memdriver_import *import;	/* MEM_IOCTL_IMPORT_DMABUF's */
 };
 
 struct memdriver_object {
@@ -1025,13 +1049,20 @@ static int memdriver_dma_chan_forget(void)
 	return 0;
 }
 
-/* One side of a copy: a window inside one region. */
+/*
+ * One side of a copy: a window inside one region, or inside an imported
+ * dma-buf, whose exporter mapped it for one device (dma_dev) already.
+ */
 struct memdriver_dma_window {
-	struct memdriver_region *r;
-	size_t off;			/* into r, advances piece by piece */
+	struct memdriver_region *r;	/* NULL: an import */
+	u8 *vaddr;			/* the CPU's view of offset 0 */
+	size_t off;			/* advances piece by piece */
 	enum dma_data_direction dir;
 	dma_addr_t addr;		/* bus address of the current piece */
 	bool mapped;
+	struct device *dma_dev;		/* an import's: its addresses are for it */
+	struct scatterlist *sg;		/* an import's: the segment holding off */
+	size_t sg_start;		/* the offset of sg's first byte */
 };
 
 static int memdriver_dma_window_init(struct memdriver_dev *md, u64 pos, u64 len,
@@ -1041,20 +1072,36 @@ static int memdriver_dma_window_init(struct memdriver_dev *md, u64 pos, u64 len,
 	w->r = memdriver_region_holding(md, pos, len);
 	if (!w->r)
 		return -EINVAL;
+	w->vaddr = w->r->cpu_addr;
 	w->off = pos - w->r->offset;
 	w->dir = dir;
 	w->mapped = false;
+	w->dma_dev = NULL;
+	w->sg = NULL;
 	return 0;
 }
 
 static u8 *memdriver_dma_kaddr(const struct memdriver_dma_window *w)
 {
-	return w->r->cpu_addr + w->off;
+	return w->vaddr + w->off;
+}
+
+static unsigned int memdriver_dma_window_flags(const struct memdriver_dma_window *w)
+{
+	return w->r ? w->r->ops->flags : 0;
 }
 
 /* Bytes from the window's offset that one mapping can cover. */
-static size_t memdriver_dma_chunk(const struct memdriver_dma_window *w, size_t len)
+static size_t memdriver_dma_chunk(struct memdriver_dma_window *w, size_t len)
 {
+	/* An import: up to the end of the DMA segment holding the offset. */
+	if (w->sg) {
+		while (w->off >= w->sg_start + sg_dma_len(w->sg)) {
+			w->sg_start += sg_dma_len(w->sg);
+			w->sg = sg_next(w->sg);
+		}
+		return min_t(size_t, len, w->sg_start + sg_dma_len(w->sg) - w->off);
+	}
 	/* vmalloc pages are scattered: map them one at a time. */
 	if (w->r->ops->flags & MEMDRIVER_REGION_SCATTERED)
 		return min_t(size_t, len, PAGE_SIZE - offset_in_page(w->off));
@@ -1095,6 +1142,11 @@ static noinline int memdriver_dma_map(struct device *dev,
 	void *kaddr = memdriver_dma_kaddr(w);
 	struct page *page;
 
+	/* An import's exporter mapped it for its device (memdriver_dma_chunk()). */
+	if (w->sg) {
+		w->addr = sg_dma_address(w->sg) + (w->off - w->sg_start);
+		return 0;
+	}
 	if (w->r->ops->flags & MEMDRIVER_REGION_COHERENT) {
 		/* Coherent memory has a bus address already; nothing to map. */
 		w->addr = w->r->dma_handle + w->off;
@@ -1420,7 +1472,8 @@ static bool memdriver_dma_engine_may_serve(const struct memdriver_dma_window *sr
 					   const struct memdriver_dma_span *span)
 {
 	/* The coherent buffer's bus address is our device's, not the engine's. */
-	if ((src->r->ops->flags | dst->r->ops->flags) & MEMDRIVER_REGION_COHERENT)
+	if ((memdriver_dma_window_flags(src) | memdriver_dma_window_flags(dst)) &
+	    MEMDRIVER_REGION_COHERENT)
 		return false;
 	return span->body;
 }
@@ -1521,6 +1574,9 @@ static int memdriver_dma_copier_init(struct memdriver_dev *md,
 		.dev = &md->pdev->dev,
 		.align = 1,
 	};
+	/* An import's addresses serve only the device it is attached to. */
+	if (chan && src->dma_dev && src->dma_dev != dmaengine_get_dma_device(chan))
+		may_serve = false;
 	if (chan && may_serve) {
 		c->dev = dmaengine_get_dma_device(chan);
 		c->chan = chan;
@@ -1529,42 +1585,6 @@ static int memdriver_dma_copier_init(struct memdriver_dev *md,
 	}
 	c->max = memdriver_dma_map_limit(c->dev, !!c->chan, c->align);
 	return 0;
-}
-
-static int memdriver_dma_copy(struct memdriver_file *mf,
-			      struct memdriver_dma_copy __user *ureq)
-{
-	struct memdriver_dev *md = mf->md;
-	struct memdriver_dma_window src, dst;
-	struct memdriver_dma_copier copier;
-	struct memdriver_dma_claim claim;
-	struct memdriver_dma_span span;
-	struct memdriver_dma_copy req;
-	u32 engine;
-	int ret;
-
-	if (copy_from_user(&req, ureq, sizeof(req)))
-		return -EFAULT;
-	if ((req.flags & ~MEMDRIVER_DMA_COPY_CPU) || !req.len)
-		return -EINVAL;
-	ret = memdriver_dma_window_init(md, req.src, req.len, DMA_TO_DEVICE, &src) ?:
-	      memdriver_dma_window_init(md, req.dst, req.len, DMA_FROM_DEVICE, &dst);
-	if (ret)
-		return ret;
-	if (memdriver_dma_windows_overlap(req.src, req.dst, req.len))
-		return -EINVAL;
-	span = memdriver_dma_span(&dst, req.len);
-	ret = memdriver_dma_copier_init(md, &copier, &src, &dst, &span, req.flags);
-	if (ret)
-		return ret;
-	ret = memdriver_dma_claim(md, &claim, &dst, &span);
-	if (ret)
-		return ret;
-	ret = memdriver_dma_copy_windows(&copier, &src, &dst, &span, &engine);
-	memdriver_dma_unclaim(md, &claim);
-	if (ret)
-		return ret;
-	return put_user(engine, &ureq->engine);
 }
 
 /* GET_INFO's version-2 fields: what the next copy will use. */
@@ -2007,6 +2027,212 @@ static int memdriver_dmabuf_export(struct file *file,
 	return fd;
 }
 
+/* ---- dma-buf import: another driver's buffer as a copy's source ---- */
+
+/*
+ * A dma-buf this fd imported: attached to the device that copies from it
+ * (the DMA engine's when one was held, else this memdriver device), mapped
+ * for that device to read and vmapped for the CPU, from import to drop, as
+ * a device that scans a buffer out holds it. Copies take a reference, so a
+ * drop never pulls it from under one.
+ */
+struct memdriver_import {
+	struct kref ref;
+	struct dma_buf *dmabuf;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
+	struct device *dev;
+	struct iosys_map map;
+};
+
+static void memdriver_import_release(struct kref *ref)
+{
+	struct memdriver_import *imp = container_of(ref, struct memdriver_import, ref);
+
+	memdriver_dma_buf_vunmap(imp->dmabuf, &imp->map);
+	memdriver_dma_buf_unmap_attachment(imp->attach, imp->sgt, DMA_TO_DEVICE);
+	dma_buf_detach(imp->dmabuf, imp->attach);
+	dma_buf_put(imp->dmabuf);
+	put_device(imp->dev);
+	kfree(imp);
+}
+
+static void memdriver_import_put(struct memdriver_import *imp)
+{
+	if (imp)
+		kref_put(&imp->ref, memdriver_import_release);
+}
+
+/* This fd's import, with a reference; NULL without one. */
+static struct memdriver_import *memdriver_import_get(struct memdriver_file *mf)
+{
+	struct memdriver_import *imp;
+
+	spin_lock(&mf->import_lock);
+	imp = mf->import;
+	if (imp)
+		kref_get(&imp->ref);
+	spin_unlock(&mf->import_lock);
+	return imp;
+}
+
+/* The device whose DMA addresses an import gets: the next copy's. */
+static struct device *memdriver_import_device(struct memdriver_dev *md)
+{
+	struct dma_chan *chan = NULL;
+
+	if (dma_engine_mode != MEMDRIVER_DMA_MODE_CPU) {
+		chan = memdriver_dma_chan_get();
+		if (IS_ERR(chan))
+			return ERR_CAST(chan);
+	}
+	return get_device(chan ? dmaengine_get_dma_device(chan) : &md->pdev->dev);
+}
+
+static struct memdriver_import *
+memdriver_import_attach(struct memdriver_dev *md, int fd)
+{
+	struct memdriver_import *imp;
+	int ret;
+
+	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
+	if (!imp)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&imp->ref);
+	imp->dmabuf = dma_buf_get(fd);
+	if (IS_ERR(imp->dmabuf)) {
+		ret = PTR_ERR(imp->dmabuf);
+		goto err_free;
+	}
+	imp->dev = memdriver_import_device(md);
+	if (IS_ERR(imp->dev)) {
+		ret = PTR_ERR(imp->dev);
+		goto err_put_buf;
+	}
+	imp->attach = dma_buf_attach(imp->dmabuf, imp->dev);
+	if (IS_ERR(imp->attach)) {
+		ret = PTR_ERR(imp->attach);
+		goto err_put_dev;
+	}
+	imp->sgt = memdriver_dma_buf_map_attachment(imp->attach, DMA_TO_DEVICE);
+	if (IS_ERR(imp->sgt)) {
+		ret = PTR_ERR(imp->sgt);
+		goto err_detach;
+	}
+	/* The CPU copies a copy's edges, and what the engine cannot take. */
+	ret = memdriver_dma_buf_vmap(imp->dmabuf, &imp->map);
+	if (ret) {
+		ret = -EOPNOTSUPP;
+		goto err_unmap;
+	}
+	if (imp->map.is_iomem) {
+		ret = -EOPNOTSUPP;
+		goto err_vunmap;
+	}
+	return imp;
+
+err_vunmap:
+	memdriver_dma_buf_vunmap(imp->dmabuf, &imp->map);
+err_unmap:
+	memdriver_dma_buf_unmap_attachment(imp->attach, imp->sgt, DMA_TO_DEVICE);
+err_detach:
+	dma_buf_detach(imp->dmabuf, imp->attach);
+err_put_dev:
+	put_device(imp->dev);
+err_put_buf:
+	dma_buf_put(imp->dmabuf);
+err_free:
+	kfree(imp);
+	return ERR_PTR(ret);
+}
+
+/* Make @imp this fd's import, unless it holds one (false). */
+static bool memdriver_import_install(struct memdriver_file *mf,
+				     struct memdriver_import *imp)
+{
+	bool installed;
+
+	spin_lock(&mf->import_lock);
+	installed = !mf->import;
+	if (installed)
+		mf->import = imp;
+	spin_unlock(&mf->import_lock);
+	return installed;
+}
+
+/* This fd's import, taken from it with the fd's reference; NULL without. */
+static struct memdriver_import *memdriver_import_take(struct memdriver_file *mf)
+{
+	struct memdriver_import *imp;
+
+	spin_lock(&mf->import_lock);
+	imp = mf->import;
+	mf->import = NULL;
+	spin_unlock(&mf->import_lock);
+	return imp;
+}
+
+static int memdriver_dmabuf_import(struct memdriver_file *mf,
+				   struct memdriver_dmabuf_import __user *ureq)
+{
+	struct memdriver_dmabuf_import req;
+	struct memdriver_import *imp;
+	u64 size;
+
+	if (copy_from_user(&req, ureq, sizeof(req)))
+		return -EFAULT;
+	if (req.flags)
+		return -EINVAL;
+	if (req.fd == -1) {
+		memdriver_import_put(memdriver_import_take(mf));
+		return 0;
+	}
+	/* Refused before the exporter hears of it, and at the install. */
+	if (READ_ONCE(mf->import))
+		return -EBUSY;
+	imp = memdriver_import_attach(mf->md, req.fd);
+	if (IS_ERR(imp))
+		return PTR_ERR(imp);
+	size = imp->dmabuf->size;
+	if (put_user(size, &ureq->size)) {
+		memdriver_import_put(imp);
+		return -EFAULT;
+	}
+	if (!memdriver_import_install(mf, imp)) {
+		memdriver_import_put(imp);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* A copy's source window in @imp, its segments mapped already. */
+static int memdriver_import_window_init(struct memdriver_import *imp, u64 pos,
+					u64 len, struct memdriver_dma_window *w)
+{
+	if (pos >= imp->dmabuf->size || len > imp->dmabuf->size - pos)
+		return -EINVAL;
+	*w = (struct memdriver_dma_window) {
+		.vaddr = imp->map.vaddr,
+		.off = pos,
+		.dir = DMA_TO_DEVICE,
+		.dma_dev = imp->dev,
+		.sg = imp->sgt->sgl,
+	};
+	return 0;
+}
+
+/* The exporter's cache maintenance around a copy that the CPU may read. */
+static int memdriver_import_begin_read(struct memdriver_import *imp)
+{
+	return imp ? dma_buf_begin_cpu_access(imp->dmabuf, DMA_FROM_DEVICE) : 0;
+}
+
+static void memdriver_import_end_read(struct memdriver_import *imp)
+{
+	if (imp)
+		dma_buf_end_cpu_access(imp->dmabuf, DMA_FROM_DEVICE);
+}
+
 #else /* !CONFIG_DMA_SHARED_BUFFER */
 
 static int memdriver_dmabuf_export(struct file *file,
@@ -2015,7 +2241,96 @@ static int memdriver_dmabuf_export(struct file *file,
 	return -EOPNOTSUPP;
 }
 
+static int memdriver_dmabuf_import(struct memdriver_file *mf,
+				   struct memdriver_dmabuf_import __user *ureq)
+{
+	return -EOPNOTSUPP;
+}
+
+static struct memdriver_import *memdriver_import_get(struct memdriver_file *mf)
+{
+	return NULL;
+}
+
+static void memdriver_import_put(struct memdriver_import *imp)
+{
+}
+
+static int memdriver_import_window_init(struct memdriver_import *imp, u64 pos,
+					u64 len, struct memdriver_dma_window *w)
+{
+	return -EINVAL;
+}
+
+static int memdriver_import_begin_read(struct memdriver_import *imp)
+{
+	return 0;
+}
+
+static void memdriver_import_end_read(struct memdriver_import *imp)
+{
+}
+
 #endif /* CONFIG_DMA_SHARED_BUFFER */
+
+/* ---- MEM_IOCTL_DMA_COPY ---- */
+
+/*
+ * MEM_IOCTL_DMA_COPY: from a window of the device, or of this fd's import,
+ * to a window of the device.
+ */
+static int memdriver_dma_copy(struct memdriver_file *mf,
+			      struct memdriver_dma_copy __user *ureq)
+{
+	struct memdriver_import *imp = NULL;
+	struct memdriver_dev *md = mf->md;
+	struct memdriver_dma_window src, dst;
+	struct memdriver_dma_copier copier;
+	struct memdriver_dma_claim claim;
+	struct memdriver_dma_span span;
+	struct memdriver_dma_copy req;
+	u32 engine;
+	int ret;
+
+	if (copy_from_user(&req, ureq, sizeof(req)))
+		return -EFAULT;
+	if ((req.flags & ~(MEMDRIVER_DMA_COPY_CPU | MEMDRIVER_DMA_COPY_FROM_IMPORT)) ||
+	    !req.len)
+		return -EINVAL;
+	if (req.flags & MEMDRIVER_DMA_COPY_FROM_IMPORT) {
+		imp = memdriver_import_get(mf);
+		if (!imp)
+			return -ENOENT;
+		ret = memdriver_import_window_init(imp, req.src, req.len, &src) ?:
+		      memdriver_dma_window_init(md, req.dst, req.len,
+						DMA_FROM_DEVICE, &dst);
+	} else {
+		ret = memdriver_dma_window_init(md, req.src, req.len, DMA_TO_DEVICE, &src) ?:
+		      memdriver_dma_window_init(md, req.dst, req.len, DMA_FROM_DEVICE, &dst);
+		if (!ret && memdriver_dma_windows_overlap(req.src, req.dst, req.len))
+			ret = -EINVAL;
+	}
+	if (ret)
+		goto out;
+	span = memdriver_dma_span(&dst, req.len);
+	ret = memdriver_dma_copier_init(md, &copier, &src, &dst, &span, req.flags);
+	if (ret)
+		goto out;
+	ret = memdriver_dma_claim(md, &claim, &dst, &span);
+	if (ret)
+		goto out;
+	ret = memdriver_import_begin_read(imp);
+	if (!ret) {
+		ret = memdriver_dma_copy_windows(&copier, &src, &dst, &span, &engine);
+		memdriver_import_end_read(imp);
+	}
+	memdriver_dma_unclaim(md, &claim);
+	if (!ret)
+		ret = put_user(engine, &ureq->engine);
+out:
+	memdriver_import_put(imp);
+	return ret;
+}
 
 /* MEM_IOCTL_GET_INFO as built from a version-1 header: a shorter structure. */
 #define MEMDRIVER_INFO_V1_SIZE	offsetof(struct memdriver_info, dma_engine_mode)
@@ -2053,9 +2368,10 @@ static int memdriver_get_info(struct memdriver_file *mf,
 
 /*
  * What an open mode allows, as for read() and write(): changing device
- * memory or taking from the shared object budget needs FMODE_WRITE, reading
- * a payload or exporting a dma-buf (always readable) FMODE_READ. Checked
- * before anything else, so a refused call changes nothing.
+ * memory, importing a copy's source or taking from the shared object budget
+ * needs FMODE_WRITE, reading a payload or exporting a dma-buf (always
+ * readable) FMODE_READ. Checked before anything else, so a refused call
+ * changes nothing.
  */
 static int memdriver_ioctl_allowed(struct file *file, unsigned int cmd)
 {
@@ -2064,6 +2380,7 @@ static int memdriver_ioctl_allowed(struct file *file, unsigned int cmd)
 	case MEM_IOCTL_FREE_OBJECT:
 	case MEM_IOCTL_WRITE_OBJECT:
 	case MEM_IOCTL_DMA_COPY:
+	case MEM_IOCTL_IMPORT_DMABUF:
 		return file->f_mode & FMODE_WRITE ? 0 : -EBADF;
 	case MEM_IOCTL_READ_OBJECT:
 	case MEM_IOCTL_EXPORT_DMABUF:
@@ -2100,6 +2417,8 @@ static long memdriver_ioctl(struct file *file, unsigned int cmd,
 		return memdriver_dma_copy(mf, uarg);
 	case MEM_IOCTL_EXPORT_DMABUF:
 		return memdriver_dmabuf_export(file, uarg);
+	case MEM_IOCTL_IMPORT_DMABUF:
+		return memdriver_dmabuf_import(mf, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -2124,6 +2443,7 @@ static int memdriver_open(struct inode *inode, struct file *file)
 	 */
 	file->f_mode |= FMODE_ATOMIC_POS;
 	xa_init_flags(&mf->objects, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
+	spin_lock_init(&mf->import_lock);
 	mf->owner = get_pid(task_tgid(current));
 	mutex_lock(&mf->md->files_lock);
 	mf->serial = mf->md->next_file++;
@@ -2152,6 +2472,7 @@ static int memdriver_release(struct inode *inode, struct file *file)
 	}
 	xa_destroy(&mf->objects);
 	memdriver_object_uncount(mf, mf->nr_objects);
+	memdriver_import_put(mf->import);
 	put_pid(mf->owner);
 	kfree(mf);
 	return 0;

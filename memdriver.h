@@ -93,6 +93,9 @@ struct memdriver_object_io {
 
 /* memdriver_dma_copy.flags */
 #define MEMDRIVER_DMA_COPY_CPU		0x1U	/* the CPU even if an engine exists */
+#define MEMDRIVER_DMA_COPY_FROM_IMPORT	0x2U	/* src is an offset into this fd's
+						 * import (MEM_IOCTL_IMPORT_DMABUF)
+						 */
 
 /*
  * Copy len bytes from one window to another through the streaming DMA API.
@@ -106,7 +109,10 @@ struct memdriver_object_io {
  * way, or a device that imported them as a dma-buf has them mapped for
  * writing), ETIMEDOUT, EIO or EINTR (the engine timed out or failed, or a fatal
  * signal came: the window's bytes are then undefined, every byte beside it
- * is intact).
+ * is intact). With MEMDRIVER_DMA_COPY_FROM_IMPORT the source is this fd's
+ * imported dma-buf, read through the DMA addresses its exporter gave: the
+ * engine copies from it only if the import is attached to the engine's
+ * device (it was held at import time); ENOENT if the fd holds no import.
  */
 struct memdriver_dma_copy {
 	__u64 src;		/* device offset of the source */
@@ -143,6 +149,24 @@ struct memdriver_dmabuf_export {
 	__u32 pad;		/* must be zero */
 };
 
+/*
+ * Import a dma-buf (another driver's, or memdriver's own) into this fd, as
+ * a device that reads it would: attach it to the device MEM_IOCTL_DMA_COPY
+ * uses (the DMA engine's when one is held, else this memdriver device), map
+ * it for that device to read, and keep it so until it is dropped (fd -1) or
+ * this fd is closed. The exporter must give the kernel a CPU mapping (vmap),
+ * as the CPU copies the edges of a copy. One import per fd. Needs an fd open
+ * for writing (EBADF). Errors: EINVAL (flags, or fd not a dma-buf), EBADF
+ * (fd not open), EBUSY (this fd holds an import already), EOPNOTSUPP (no
+ * vmap, I/O memory, or a kernel built without dma-buf), and whatever the
+ * exporter's attach or map refuses with (ENOMEM, EACCES, ...).
+ */
+struct memdriver_dmabuf_import {
+	__s32 fd;		/* a dma-buf fd; -1 drops this fd's import */
+	__u32 flags;		/* must be zero */
+	__u64 size;		/* out: the buffer's size */
+};
+
 #define MEM_IOCTL_MAGIC		'M'
 /* Returns a new object id (> 0); errno ENOMEM, EDQUOT (per-fd cap) or
  * ENOSPC (module-wide cap).
@@ -156,5 +180,6 @@ struct memdriver_dmabuf_export {
 #define MEM_IOCTL_DMA_COPY	_IOWR(MEM_IOCTL_MAGIC, 6, struct memdriver_dma_copy)
 /* Returns the new dma-buf fd. */
 #define MEM_IOCTL_EXPORT_DMABUF	_IOW(MEM_IOCTL_MAGIC, 7, struct memdriver_dmabuf_export)
+#define MEM_IOCTL_IMPORT_DMABUF	_IOWR(MEM_IOCTL_MAGIC, 8, struct memdriver_dmabuf_import)
 
 #endif /* _UAPI_MEMDRIVER_H */

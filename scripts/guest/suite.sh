@@ -178,9 +178,9 @@ section_kunit() {
 # dma_engine mode. Each case asserts who copied (memdriver_test
 # dma_engine_for()), byte for byte; MEMDRIVER_EXPECT_ENGINE says whether
 # that must be an engine.
-DMA_CASES="dma_copy dma_engine_info dma_engine_info_sysfs dma_engine_info_v1 dma_engine_pairs dma_engine_lengths dma_engine_threads dma_engine_faults dma_engine_faults_threads dma_one_line dma_one_line_busy dma_engine_kill_waiter dma_engine_kill_holder dma_engine_refused dma_engine_refused_recovers dma_map_failure"
+DMA_CASES="dma_copy dma_engine_info dma_engine_info_sysfs dma_engine_info_v1 dma_engine_pairs dmabuf_import dma_engine_lengths dma_engine_threads dma_engine_faults dma_engine_faults_threads dma_one_line dma_one_line_busy dma_engine_kill_waiter dma_engine_kill_holder dma_engine_refused dma_engine_refused_recovers dma_map_failure"
 # A mode that copies as auto did: that it is the mode in force and copies.
-DMA_MODE_CASES="dma_copy dma_engine_info dma_engine_info_sysfs"
+DMA_MODE_CASES="dma_copy dma_engine_info dma_engine_info_sysfs dmabuf_import"
 dma_cases() { # label program [cases]
 	for c in ${3:-$DMA_CASES}; do
 		check "$1: $c" nested "$2" test "$c"
