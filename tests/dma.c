@@ -60,7 +60,7 @@ TEST(dma_copy_errors)
 	__u64 vm = region_off(MEMDRIVER_REGION_VMALLOC);
 	__u64 dma = region_off(MEMDRIVER_REGION_DMA);
 	__u64 total = info.total_size;
-	struct memdriver_dma_copy req = { .src = vm, .dst = dma, .len = 16, .flags = 2 };
+	struct memdriver_dma_copy req = { .src = vm, .dst = dma, .len = 16, .flags = 0x4 };
 
 	EXPECT_ERRNO(ioctl(fd, MEM_IOCTL_DMA_COPY, &req), EINVAL);
 	req.flags = ~0U;

@@ -26,6 +26,8 @@ struct fuzz_fd {
 	long long pos;		/* the file position the kernel must have */
 	struct fuzz_object *objs;
 	int nr_objs;
+	bool imported;		/* holds an import of the window below */
+	__u64 imp_off, imp_len;
 };
 
 struct fuzz_map {
@@ -181,6 +183,7 @@ static struct fuzz_fd *fz_pick_fd(void)
 			fz_fail("open", -errno, 0);
 		f->pos = 0;
 		f->nr_objs = 0;
+		f->imported = false;
 		f->file = ++fz.next_file;
 	}
 	return f;
@@ -690,11 +693,75 @@ static void fz_dmabuf_mmap(struct fuzz_buf *b)
 	}
 }
 
-/* Export, map, sync or close: a buffer outlives the fd it came from. */
+/*
+ * A copy from the fd's import, by the CPU: an engine reads what the last
+ * SYNC gave the device, which the model does not follow on a non-coherent
+ * system. An import of the device's own window that overlaps the
+ * destination is not drawn: its bytes would be the copy order's.
+ */
+static void fz_import_copy(struct fuzz_fd *f, long long want)
+{
+	__u64 len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
+	__u64 src = f->imported && fz_below(8) ? fz_below(f->imp_len) : (__u64)fz_offset();
+	__u64 dst = fz_offset();
+
+	if (!want && !len)
+		want = -EINVAL;
+	else if (!want && !f->imported)
+		want = -ENOENT;
+	else if (!want && (src >= f->imp_len || len > f->imp_len - src ||
+			   window_region(dst, len) < 0))
+		want = -EINVAL;
+	if (!want && f->imp_off + src < dst + len && dst < f->imp_off + src + len)
+		return;
+	snprintf(fz_note(), FUZZ_NOTE, "copy from fd%d's import %#llx -> %#llx len %llu",
+		 (int)(f - fz.fds), (unsigned long long)src, (unsigned long long)dst,
+		 (unsigned long long)len);
+	fz_check("copy from import",
+		 dma_copy_flags(f->fd, src, dst, len, MEMDRIVER_DMA_COPY_FROM_IMPORT |
+				MEMDRIVER_DMA_COPY_CPU, NULL), want);
+	if (!want)
+		memmove(fz.bytes + dst, fz.bytes + f->imp_off + src, len);
+}
+
+/* Import a buffer into an fd, drop the fd's import, or copy from it. */
+static void fz_import(struct fuzz_fd *f, struct fuzz_buf *b)
+{
+	long long want = fz_can(f, true) ? 0 : -EBADF;
+	unsigned int dice = fz_below(10);
+	struct memdriver_dmabuf_import req = { .fd = b->fd };
+
+	if (dice < 3 && b->fd >= 0) {
+		if (!want && f->imported)
+			want = -EBUSY;
+		snprintf(fz_note(), FUZZ_NOTE, "import dma-buf %d into fd%d",
+			 (int)(b - fz.bufs), (int)(f - fz.fds));
+		fz_check("import", ioctl(f->fd, MEM_IOCTL_IMPORT_DMABUF, &req), want);
+		if (!want) {
+			f->imported = true;
+			f->imp_off = b->off;
+			f->imp_len = b->len;
+			fz_check("import size", req.size, b->len);
+		}
+	} else if (dice < 4) {
+		req.fd = -1;
+		snprintf(fz_note(), FUZZ_NOTE, "drop fd%d's import", (int)(f - fz.fds));
+		fz_check("drop import", ioctl(f->fd, MEM_IOCTL_IMPORT_DMABUF, &req), want);
+		if (!want)
+			f->imported = false;
+	} else {
+		fz_import_copy(f, want);
+	}
+}
+
+/*
+ * Export, map, sync, close or import: a buffer outlives the fd it came
+ * from, and an import the buffer's fd.
+ */
 static void fz_dmabuf(struct fuzz_fd *f)
 {
 	struct fuzz_buf *b = &fz.bufs[fz_below(FUZZ_BUFS)];
-	unsigned int dice = fz_below(10);
+	unsigned int dice = fz_below(12);
 	struct dma_buf_sync sync = {
 		.flags = (fz_below(2) ? DMA_BUF_SYNC_END : DMA_BUF_SYNC_START) |
 			 (1 + fz_below(3)),
@@ -710,9 +777,11 @@ static void fz_dmabuf(struct fuzz_fd *f)
 		snprintf(fz_note(), FUZZ_NOTE, "dma-buf %d sync %#llx", (int)(b - fz.bufs),
 			 (unsigned long long)sync.flags);
 		fz_check("dma-buf sync", ioctl(b->fd, DMA_BUF_IOCTL_SYNC, &sync), 0);
-	} else {
+	} else if (dice < 10) {
 		snprintf(fz_note(), FUZZ_NOTE, "close dma-buf %d", (int)(b - fz.bufs));
 		fz_close_buf(b, "close dma-buf");
+	} else {
+		fz_import(f, b);
 	}
 }
 
@@ -726,6 +795,7 @@ static void fz_close(void)
 		 f->nr_objs);
 	fz_check("close", close(f->fd), 0);
 	f->fd = -1;
+	f->imported = false;
 	if (fz_file_mapped(f->file)) {
 		int i;
 
@@ -755,7 +825,7 @@ static void fz_ioctl(struct fuzz_fd *f, unsigned int dice)
 		fz_dmabuf(f);
 	} else {
 		snprintf(fz_note(), FUZZ_NOTE, "unknown ioctl fd%d", (int)(f - fz.fds));
-		fz_check("unknown ioctl", ioctl(f->fd, _IO(MEM_IOCTL_MAGIC, 8 + fz_below(100))),
+		fz_check("unknown ioctl", ioctl(f->fd, _IO(MEM_IOCTL_MAGIC, 9 + fz_below(100))),
 			 -ENOTTY);
 	}
 }
