@@ -1304,6 +1304,7 @@ struct memdriver_dma_copier {
 	unsigned int align;	/* the engine's; 1 for the CPU */
 	size_t max;		/* the longest piece */
 	bool fallback;		/* the CPU takes what the engine cannot get */
+	bool abandoned;		/* a piece the engine may still be moving */
 	size_t by_engine;
 };
 
@@ -1354,8 +1355,10 @@ static int memdriver_dma_piece(struct memdriver_dma_copier *c,
 		ret = memdriver_dma_map(c->dev, dst, n);
 		if (!ret)
 			ret = memdriver_dma_by_engine(c, src, dst, n);
-		if (ret == MEMDRIVER_DMA_ABANDONED)
+		if (ret == MEMDRIVER_DMA_ABANDONED) {
+			c->abandoned = true;
 			return -EIO;	/* the engine may still use both */
+		}
 		memdriver_dma_unmap(c->dev, dst, n);
 	}
 	if (c->fallback && (ret == -ENOMEM || ret == -ENODEV))
@@ -2325,6 +2328,9 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 		memdriver_import_end_read(imp);
 	}
 	memdriver_dma_unclaim(md, &claim);
+	/* An import the engine may still read keeps its mapping, for good. */
+	if (copier.abandoned)
+		imp = NULL;
 	if (!ret)
 		ret = put_user(engine, &ureq->engine);
 out:
