@@ -3,13 +3,14 @@
 # arm64 with systemd and udev: pi installs memdriver's packages the way
 # README.md's "Installing from Debian packages" says, offline: DKMS builds
 # the module natively for the running kernel, modprobe loads it, udev
-# gives /dev/memdriver0 to the group the package made, pi (in the group)
-# runs the suite and the cat/echo demo without sudo, a user outside the
+# gives /dev/memdriver0 to the group the package made, pi (in the group,
+# and in video as on Raspberry Pi OS, with vgem loaded for the dma-buf
+# cases) runs the suite and the cat/echo demo without sudo, a user outside the
 # group is refused. Then the modprobe.d example and modules-load.d are set
 # up for the next boot to check. The job's files: the two .debs and the
 # version they carry (file "version").
 . ./ktap.sh
-plan 11
+plan 12
 rel=$(uname -r)
 ver=$(cat version)
 check "systemd is PID 1, the system is up, running $rel" sh -c '
@@ -47,6 +48,14 @@ load() {
 		node_is /dev/memdriver0 'root:memdriver 660'
 }
 check "sudo modprobe memdriver: udev makes /dev/memdriver0 root:memdriver 0660" load
+# DRM's card nodes are the group video's (Debian's udev rules); Raspberry
+# Pi OS puts its first user in it. vgem imports the suite's dma-bufs.
+vgem_for_pi() {
+	as_pi 'sudo modprobe vgem && sudo adduser $USER video' &&
+		udevadm settle &&
+		ls -l /dev/dri/ && ls -l /dev/dri/card* | grep -q ' root video '
+}
+check "sudo modprobe vgem; pi in the group video, as on Raspberry Pi OS" vgem_for_pi
 check "memdriver_test --fresh as pi: passes, root-only cases SKIP" suite_as_pi
 check "the cat/echo demo as pi, without sudo" as_pi '
 	echo "Testing memory allocation" > /dev/memdriver0

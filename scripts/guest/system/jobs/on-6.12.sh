@@ -6,7 +6,7 @@
 # the group's members (the group itself stays, debian/memdriver-dkms.postrm
 # says why). The job's files: release (6.12's), version.
 . ./ktap.sh
-plan 5
+plan 6
 rel=$(cat release)
 ver=$(cat version)
 check "running $rel" expect "$rel" "$(uname -r)"
@@ -17,6 +17,7 @@ loaded() {
 		node_is /dev/memdriver1 'root:memdriver 660'
 }
 check "memdriver loaded at boot from updates/dkms, with the options" loaded
+check "sudo modprobe vgem on $rel" as_pi 'sudo modprobe vgem'
 check "memdriver_test --fresh as pi on $rel: passes, root-only cases SKIP" suite_as_pi
 check "sudo apt purge memdriver-dkms memdriver-tools" as_pi '
 	sudo apt purge -y memdriver-dkms memdriver-tools'
