@@ -2125,7 +2125,9 @@ memdriver_import_attach(struct memdriver_dev *md, int fd)
 	/* The CPU copies a copy's edges, and what the engine cannot take. */
 	ret = memdriver_dma_buf_vmap(imp->dmabuf, &imp->map);
 	if (ret) {
-		ret = -EOPNOTSUPP;
+		/* dma-buf's answer for an exporter without vmap. */
+		if (ret == -EINVAL)
+			ret = -EOPNOTSUPP;
 		goto err_unmap;
 	}
 	if (imp->map.is_iomem) {
