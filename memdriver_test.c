@@ -7,7 +7,7 @@
  *   memdriver_test [-d DEVICE] info               an annotated memory map
  *   memdriver_test [-d DEVICE] fuzz [--seed N] [--ops N]
  *                                   random operations checked against a model
- *   memdriver_test [-d DEVICE] bench [--quick] [--runs N] [P1..P6...]
+ *   memdriver_test [-d DEVICE] bench [--quick] [--runs N] [P1..P7...]
  *                                   each path's speed against its limit
  *   memdriver_test [-d DEVICE] stress [--procs N] [--threads N] [--rounds N]
  *                                   processes x threads on shared and own fds
@@ -85,7 +85,7 @@ void die_usage(void)
 	fprintf(stderr,
 		"usage: memdriver_test [-d DEVICE] [--fresh] [test [SUBJECT|CASE] | tutorial | info |\n"
 		"                      fuzz [--seed N] [--ops N] |\n"
-		"                      bench [--quick] [--runs N] [P1..P6...] |\n"
+		"                      bench [--quick] [--runs N] [P1..P7...] |\n"
 		"                      stress [--procs N] [--threads N] [--rounds N] |\n"
 		"                      faults | hold N | dmabuf-unload |\n"
 		"                      load-faults [--stride N] [--offset N] MODULE.ko [PARAMS]]\n");

@@ -4,10 +4,10 @@
 # The benchmark: build memdriver for one scenario (scripts/scenarios/;
 # default 6.12-arm64, like demo.sh), boot it in QEMU (TCG), load the module, run
 # `memdriver_test bench` and print its table here. Further arguments go to
-# the bench: --quick (one short run each), --runs N, or P1..P5 to run only
+# the bench: --quick (one short run each), --runs N, or P1..P7 to run only
 # those rows.
 #
-#   scripts/bench.sh [scenario] [--quick] [--runs N] [P1..P5...]
+#   scripts/bench.sh [scenario] [--quick] [--runs N] [P1..P7...]
 #
 # The guest boots without the test runs' slub_debug and KFENCE sampling:
 # they would time the allocator's debug checks, not the driver. BENCH_DEBUG=1
@@ -21,8 +21,10 @@ if [ $# -gt 0 ] && [ -f "$SCENARIO_DIR/$1" ]; then
 	scenario=$1
 	shift
 fi
+rows=
 for a in "$@"; do
 	[[ $a =~ ^[-A-Za-z0-9]+$ ]] || die "bad bench argument '$a'"
+	if [[ $a =~ ^P[0-9]$ ]]; then rows="$rows $a"; fi
 done
 [ -n "${SKIP_INSTALL:-}" ] || SCENARIOS=$scenario "$MEMDRIVER_TOP/scripts/install-deps.sh"
 
@@ -44,6 +46,13 @@ rc=0
 		sed '1d;$d'
 } >"$work/bench.txt"
 cat "$work/bench.txt"
-grep -q '^P[1-5] ' "$work/bench.txt" || rc=1
+# Each row asked for (every one by default) is in the table, or says why
+# it was skipped (P7 without udmabuf).
+for p in ${rows:-P1 P2 P3 P4 P5 P6 P7}; do
+	grep -Eq "^($p |# $p: skipped: )" "$work/bench.txt" || {
+		log "no $p row in the table"
+		rc=1
+	}
+done
 [ $rc = 0 ] && log "bench done ($work/bench.txt)" || log "bench FAILED ($work/guest.log)"
 exit $rc

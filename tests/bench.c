@@ -7,8 +7,8 @@
 /* ---- bench ---- */
 
 /*
- * memdriver_test bench [--quick] [--runs N] [P1..P6...]: each path against
- * its limit (all of P1-P6 unless some are named).
+ * memdriver_test bench [--quick] [--runs N] [P1..P7...]: each path against
+ * its limit (all of P1-P7 unless some are named).
  * Every figure is the ratio of two measurements taken back to back in the
  * same run, so the machine's own speed (QEMU TCG in CI) cancels out; a row
  * shows the median of the per-run ratios with their min and max, then the
@@ -19,6 +19,8 @@
 #include <sched.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <linux/dma-buf.h>
+#include <linux/udmabuf.h>
 
 #define BENCH_KIB		((size_t)1024)
 #define BENCH_CHUNK		(64 * BENCH_KIB)	/* P1's chunk */
@@ -640,10 +642,131 @@ static void bench_p6(int fd)
 	}
 }
 
+/* ---- P7: an exported dma-buf's mapping against udmabuf's ---- */
+
+struct bench_dmabuf {
+	struct bench_map map;
+	int buf;		/* the dma-buf fd */
+};
+
+static bool bench_dmabuf_sync(int buf, __u64 flags)
+{
+	struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_RW | flags };
+
+	if (!ioctl(buf, DMA_BUF_IOCTL_SYNC, &sync))
+		return true;
+	bench_fail("DMA_BUF_IOCTL_SYNC");
+	return false;
+}
+
+/*
+ * n passes of P2's inside one CPU access (SYNC start, end), as a program
+ * that keeps the buffer for a while does: the sync's cost is per access,
+ * not per byte, and over ~50 ms it is lost in the noise on both sides; a
+ * sync per pass would make the 4 KiB kmalloc row time two ioctls instead
+ * of the mapping.
+ */
+static double bench_dmabuf_run(void *ctx, unsigned long n)
+{
+	struct bench_dmabuf *d = ctx;
+	double t0 = bench_ns();
+
+	if (bench_dmabuf_sync(d->buf, DMA_BUF_SYNC_START)) {
+		bench_map_run(&d->map, n);
+		bench_dmabuf_sync(d->buf, DMA_BUF_SYNC_END);
+	}
+	return bench_ns() - t0;
+}
+
+/* A udmabuf of @size bytes over a fresh memfd, as udmabuf wants it; -1 if not. */
+static int bench_udmabuf(int dev, size_t size)
+{
+	struct udmabuf_create req = { .size = size };
+	int memfd = memfd_create("bench-p7", MFD_ALLOW_SEALING), buf = -1;
+
+	if (memfd < 0 || ftruncate(memfd, size) ||
+	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+		bench_fail("memfd for udmabuf");
+	} else {
+		req.memfd = memfd;
+		buf = ioctl(dev, UDMABUF_CREATE, &req);
+		if (buf < 0)
+			bench_fail("UDMABUF_CREATE");
+	}
+	/* The udmabuf holds the memfd's pages, not its fd. */
+	if (memfd >= 0)
+		close(memfd);
+	return buf;
+}
+
+static void bench_dmabuf_unmap(struct bench_dmabuf *d)
+{
+	if (d->map.mem != MAP_FAILED)
+		munmap(d->map.mem, d->map.size);
+	if (d->buf >= 0)
+		close(d->buf);
+}
+
+static void bench_p7(int fd)
+{
+	static const int regions[] = {
+		MEMDRIVER_REGION_KMALLOC, MEMDRIVER_REGION_VMALLOC,
+		MEMDRIVER_REGION_PAGES,
+	};
+	int udev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	unsigned int i;
+
+	if (udev < 0) {
+		printf("# P7: skipped: /dev/udmabuf: %s (CONFIG_UDMABUF)\n",
+		       strerror(errno));
+		return;
+	}
+	/* Each region whole, and a udmabuf of the same size. */
+	for (i = 0; i < ARRAY_SIZE(regions); i++) {
+		int r = regions[i];
+		struct bench_dmabuf md = { .map.size = region_size(r) }, ud = md;
+		struct bench_side mside = {
+			.run = bench_dmabuf_run, .ctx = &md, .units = 2.0 * md.map.size
+		};
+		struct bench_side uside = {
+			.run = bench_dmabuf_run, .ctx = &ud, .units = 2.0 * ud.map.size
+		};
+		struct bench_result res;
+		char what[64], size[24];
+
+		md.buf = export_window(fd, region_off(r), md.map.size,
+				       MEMDRIVER_DMABUF_RDWR);
+		if (md.buf < 0)
+			bench_fail("MEM_IOCTL_EXPORT_DMABUF");
+		ud.buf = bench_udmabuf(udev, ud.map.size);
+		md.map.mem = md.buf < 0 ? MAP_FAILED :
+			     mmap(NULL, md.map.size, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, md.buf, 0);
+		ud.map.mem = ud.buf < 0 ? MAP_FAILED :
+			     mmap(NULL, ud.map.size, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, ud.buf, 0);
+		if (md.buf >= 0 && ud.buf >= 0 &&
+		    (md.map.mem == MAP_FAILED || ud.map.mem == MAP_FAILED))
+			bench_fail("mmap dma-buf");
+		if (md.map.mem != MAP_FAILED && ud.map.mem != MAP_FAILED) {
+			/* Throughput ratio: udmabuf's ns per byte over ours. */
+			bench_measure(&res, &uside, &mside);
+			bench_size(size, sizeof(size), md.map.size);
+			snprintf(what, sizeof(what), "mmap dma-buf %-7s %s",
+				 region_names[r], size);
+			bench_row("P7", what, &res, BENCH_AT_LEAST, 0.95, true,
+				  "udmabuf", "dma-buf");
+		}
+		bench_dmabuf_unmap(&md);
+		bench_dmabuf_unmap(&ud);
+	}
+	close(udev);
+}
+
 static int bench_usage(void)
 {
 	fprintf(stderr, "usage: memdriver_test [-d DEVICE] bench [--quick] [--runs 1-%d] %s\n",
-		BENCH_MAX_RUNS, "[P1..P6...]");
+		BENCH_MAX_RUNS, "[P1..P7...]");
 	return 2;
 }
 
@@ -654,7 +777,7 @@ int run_bench(int argc, char **argv)
 	int i, fd;
 
 	for (i = 0; i < argc; i++) {
-		if (argv[i][0] == 'P' && argv[i][1] >= '1' && argv[i][1] <= '6' &&
+		if (argv[i][0] == 'P' && argv[i][1] >= '1' && argv[i][1] <= '7' &&
 		    !argv[i][2]) {
 			only |= 1U << (argv[i][1] - '0');
 		} else if (!strcmp(argv[i], "--quick")) {
@@ -696,6 +819,8 @@ int run_bench(int argc, char **argv)
 		bench_p5();
 	if (only & 1U << 6)
 		bench_p6(fd);
+	if (only & 1U << 7)
+		bench_p7(fd);
 	close(fd);
 	if (bench.errors)
 		printf("# bench: %d operations failed, figures are void\n", bench.errors);

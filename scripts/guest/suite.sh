@@ -324,6 +324,19 @@ section_defaults() {
 	# Bench smoke: one short iteration prints its table; no speed is asserted.
 	[ "$DEBUG" = 1 ] || check "memdriver_test bench --quick prints a table" sh -c \
 		'/memdriver_test bench --quick >/tmp/bench.log 2>&1 && grep -q "^P5 " /tmp/bench.log'
+	# P7 compares exported dma-bufs with udmabuf's: a row per exportable
+	# region where the kernel has udmabuf, else the reason it was skipped.
+	if [ "$DEBUG" = 1 ]; then
+		:
+	elif [ -c /dev/udmabuf ]; then
+		check "bench P7: kmalloc, vmalloc and pages rows beside udmabuf" sh -c \
+			'test "$(awk "/^P7 /{print \$4}" /tmp/bench.log | tr "\n" " ")" = \
+			      "kmalloc vmalloc pages " ||
+			 { grep "P7" /tmp/bench.log | sed "s/^/# /"; false; }'
+	else
+		check "bench P7 skipped without /dev/udmabuf" \
+			grep -q "^# P7: skipped: /dev/udmabuf: " /tmp/bench.log
+	fi
 	check "nothing logged per open" test "$(log_lines)" = "$before"
 	# The whole suite again as a 32-bit program (i386 or armhf), through
 	# compat_ioctl; not --fresh: the memory is no longer zero. The compat
