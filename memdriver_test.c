@@ -36,6 +36,7 @@ static const struct {
 	{ "concurrency", concurrency_cases }, { "device", device_cases },
 	{ "debugfs", debugfs_cases }, { "dma", dma_cases },
 	{ "dmabuf", dmabuf_cases }, { "uring", uring_cases },
+	{ "odirect", odirect_cases },
 	{ "tutorial", tutorial_cases },
 };
 

@@ -315,8 +315,10 @@ guest_conf() { # sections
 		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR))" \
 		"STRESS_ROUNDS=$((1000 / FUZZ_DIVISOR)) DEBUG=$DEBUG"
 	echo "EXPECT_ENGINE=$EXPECT_ENGINE TIMEOUT_SCALE=$TIMEOUT_SCALE"
-	# Debian's kernels ship vgem; the payload carries it (make_payload).
+	# Debian's kernels ship vgem and brd; the payload carries them
+	# (make_payload).
 	echo "VGEM=$([ "$KERNEL" = debian ] && echo 1 || echo 0)"
+	echo "BRD=$([ "$KERNEL" = debian ] && echo 1 || echo 0)"
 	echo "SUITE='$1'"
 }
 for sc in $SCENARIO_LIST; do

@@ -62,13 +62,15 @@ round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
 # cases must see;
 # TIMEOUT_SCALE, by which a case's time limit (a minute, or its own, for a
 # stock virt guest) grows on a slower one; VGEM=1 where the payload has
-# Debian's vgem, which the dma-buf cases import into; the sections to run.
+# Debian's vgem, which the dma-buf cases import into; BRD=1 where it has
+# brd, the RAM disk the O_DIRECT cases read and write; the sections to run.
 FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 STRESS_ROUNDS=1000 DEBUG=0
-EXPECT_ENGINE=0 TIMEOUT_SCALE=1 VGEM=0
+EXPECT_ENGINE=0 TIMEOUT_SCALE=1 VGEM=0 BRD=0
 SUITE="defaults custom hold modprobe bad_params load_faults cycles dma"
 [ -f /guest.conf ] && . /guest.conf
 export MEMDRIVER_EXPECT_ENGINE=$EXPECT_ENGINE
 export MEMDRIVER_EXPECT_VGEM=$VGEM
+export MEMDRIVER_EXPECT_BRD=$BRD
 export MEMDRIVER_TEST_TIMEOUT_SCALE=$TIMEOUT_SCALE
 echo "KTAP version 1"
 echo "# guest: kernel $(uname -r) $(uname -m), page size $page_bytes"
@@ -124,6 +126,10 @@ fi
 # vgem, DRM's virtual GEM driver, imports the dma-buf cases' buffers:
 # Debian's module in the payload (VGEM=1), loaded once a boot.
 [ "$VGEM" = 1 ] && check "modprobe vgem: DRM's importer for the dma-buf cases" modprobe vgem
+# brd, the RAM disk: /dev/ram0 for the O_DIRECT cases (tests/odirect.c),
+# one disk of 1 MiB, the most of a region they move (ODIRECT_MAX).
+[ "$BRD" = 1 ] && check "modprobe brd: /dev/ram0 for the O_DIRECT cases" \
+	sh -c 'modprobe brd rd_nr=1 rd_size=1024 && test -b /dev/ram0'
 
 # ---- KUnit: the module's in-kernel arithmetic ----
 # The module built with its KUnit suite (MEMDRIVER_KUNIT=1) runs the suite
