@@ -30,9 +30,14 @@ SYSTEM_ROOT_LABEL=sysroot
 SYSTEM_JOB_LABEL=MDJOB
 # Raspberry Pi OS's cmdline.txt where it applies (serial console, ext4
 # root, fsck.repair, rootwait), root by label instead of PARTUUID (the disk
-# has no partition table); then the test command's panic on oops.
+# has no partition table); then the test command's panic on oops. Under
+# TCG, beside another guest on 2 cores, a stock kernel's CPU-bound stretch
+# can outlast the soft-lockup (20 s) and RCU-stall (21 s) limits while the
+# host runs the other guest: 6.12's check of a module's ECDSA signature in
+# udev's coldplug once read "soft lockup - CPU#1 stuck for 22s!". Three
+# times those limits still catch a task that never yields.
 SYSTEM_CMDLINE="root=LABEL=$SYSTEM_ROOT_LABEL rootfstype=ext4 fsck.repair=yes rootwait
- panic=-1 oops=panic"
+ panic=-1 oops=panic watchdog_thresh=30 rcupdate.rcu_cpu_stall_timeout=63"
 
 # What the image's second stage runs on the host, chrooted in the tree
 # (system-image.sh): proot with its libraries and loader, and Debian's
