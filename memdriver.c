@@ -2306,15 +2306,14 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 		imp = memdriver_import_get(mf);
 		if (!imp)
 			return -ENOENT;
-		ret = memdriver_import_window_init(imp, req.src, req.len, &src) ?:
-		      memdriver_dma_window_init(md, req.dst, req.len,
-						DMA_FROM_DEVICE, &dst);
+		ret = memdriver_import_window_init(imp, req.src, req.len, &src);
 	} else {
-		ret = memdriver_dma_window_init(md, req.src, req.len, DMA_TO_DEVICE, &src) ?:
-		      memdriver_dma_window_init(md, req.dst, req.len, DMA_FROM_DEVICE, &dst);
-		if (!ret && memdriver_dma_windows_overlap(req.src, req.dst, req.len))
-			ret = -EINVAL;
+		ret = memdriver_dma_window_init(md, req.src, req.len, DMA_TO_DEVICE, &src);
 	}
+	ret = ret ?: memdriver_dma_window_init(md, req.dst, req.len, DMA_FROM_DEVICE, &dst);
+	/* Two windows of the device must not share a line; an import is not one. */
+	if (!ret && !imp && memdriver_dma_windows_overlap(req.src, req.dst, req.len))
+		ret = -EINVAL;
 	if (ret)
 		goto out;
 	span = memdriver_dma_span(&dst, req.len);
