@@ -316,9 +316,11 @@ guest_conf() { # sections
 		"STRESS_ROUNDS=$((1000 / FUZZ_DIVISOR)) DEBUG=$DEBUG"
 	echo "EXPECT_ENGINE=$EXPECT_ENGINE TIMEOUT_SCALE=$TIMEOUT_SCALE"
 	# Debian's kernels ship vgem and brd; the payload carries them
-	# (make_payload).
+	# (make_payload). An own kernel built with the block fragment has
+	# brd built in.
 	echo "VGEM=$([ "$KERNEL" = debian ] && echo 1 || echo 0)"
-	echo "BRD=$([ "$KERNEL" = debian ] && echo 1 || echo 0)"
+	echo "BRD=$({ [ "$KERNEL" = debian ] || [[ " $KCONFIG " = *" block "* ]]; } &&
+		echo 1 || echo 0)"
 	echo "SUITE='$1'"
 }
 for sc in $SCENARIO_LIST; do

@@ -525,7 +525,7 @@ static void bench_p5(void)
 	struct bench_result res;
 
 	if (ncpus < BENCH_THREADS) {
-		printf("P5  skipped: %d CPU online, needs %d\n", ncpus, BENCH_THREADS);
+		printf("# P5: skipped: %d CPU online, needs %d\n", ncpus, BENCH_THREADS);
 		return;
 	}
 	/*
