@@ -1482,9 +1482,9 @@ static bool memdriver_dma_engine_may_serve(const struct memdriver_dma_window *sr
 }
 
 /*
- * Whether two windows share a cache line. Both have passed
- * memdriver_dma_window_init(), so a + len and b + len are at most the
- * device's size and nothing here wraps.
+ * Whether two windows share a cache line. Both lie inside the device (each
+ * passed memdriver_dma_window_init(), or is inside the device's own export),
+ * so a + len and b + len are at most the device's size and nothing wraps.
  */
 static bool memdriver_dma_windows_overlap(u64 a, u64 b, u64 len)
 {
@@ -1551,6 +1551,29 @@ static void memdriver_dma_unclaim(struct memdriver_dev *md,
 	spin_lock(&md->dma_claims_lock);
 	list_del(&claim->node);
 	spin_unlock(&md->dma_claims_lock);
+}
+
+/*
+ * An abandoned copy's lines stay mapped for the engine, so they stay
+ * claimed, for good: a later copy into them gets EBUSY rather than a second
+ * mapping of lines the engine may still write. The claim moves off the
+ * stack; without memory for it the lines are let go as before.
+ */
+static void memdriver_dma_claim_abandon(struct memdriver_dev *md,
+					struct memdriver_dma_claim *claim)
+{
+	struct memdriver_dma_claim *kept = kmalloc(sizeof(*kept), GFP_KERNEL);
+
+	spin_lock(&md->dma_claims_lock);
+	if (kept && !list_empty(&claim->node)) {
+		*kept = *claim;
+		list_replace(&claim->node, &kept->node);
+		kept = NULL;
+	} else {
+		list_del(&claim->node);
+	}
+	spin_unlock(&md->dma_claims_lock);
+	kfree(kept);
 }
 
 /* Who copies: a channel when the mode and the windows allow, else the CPU. */
@@ -2092,6 +2115,18 @@ static struct device *memdriver_import_device(struct memdriver_dev *md)
 	return get_device(chan ? dmaengine_get_dma_device(chan) : &md->pdev->dev);
 }
 
+/* The bytes an exporter's mapping gives the device, all segments. */
+static u64 memdriver_sgt_dma_len(struct sg_table *sgt)
+{
+	struct scatterlist *sg;
+	u64 len = 0;
+	int i;
+
+	for_each_sgtable_dma_sg(sgt, sg, i)
+		len += sg_dma_len(sg);
+	return len;
+}
+
 static struct memdriver_import *
 memdriver_import_attach(struct memdriver_dev *md, int fd)
 {
@@ -2121,6 +2156,11 @@ memdriver_import_attach(struct memdriver_dev *md, int fd)
 	if (IS_ERR(imp->sgt)) {
 		ret = PTR_ERR(imp->sgt);
 		goto err_detach;
+	}
+	/* Copies walk the segments up to any offset below the size. */
+	if (memdriver_sgt_dma_len(imp->sgt) < imp->dmabuf->size) {
+		ret = -EINVAL;
+		goto err_unmap;
 	}
 	/* The CPU copies a copy's edges, and what the engine cannot take. */
 	ret = memdriver_dma_buf_vmap(imp->dmabuf, &imp->map);
@@ -2226,6 +2266,21 @@ static int memdriver_import_window_init(struct memdriver_import *imp, u64 pos,
 	return 0;
 }
 
+/*
+ * Whether @imp is a window that @md exported itself; if so, @pos, an
+ * offset in the import, becomes the device offset of the same byte.
+ */
+static bool memdriver_import_on_dev(struct memdriver_import *imp,
+				    struct memdriver_dev *md, u64 *pos)
+{
+	struct memdriver_dmabuf *buf = imp->dmabuf->priv;
+
+	if (imp->dmabuf->ops != &memdriver_dmabuf_ops || buf->md != md)
+		return false;
+	*pos += buf->r->offset + buf->off;
+	return true;
+}
+
 /* The exporter's cache maintenance around a copy that the CPU may read. */
 static int memdriver_import_begin_read(struct memdriver_import *imp)
 {
@@ -2267,6 +2322,12 @@ static int memdriver_import_window_init(struct memdriver_import *imp, u64 pos,
 	return -EINVAL;
 }
 
+static bool memdriver_import_on_dev(struct memdriver_import *imp,
+				    struct memdriver_dev *md, u64 *pos)
+{
+	return false;
+}
+
 static int memdriver_import_begin_read(struct memdriver_import *imp)
 {
 	return 0;
@@ -2294,6 +2355,7 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 	struct memdriver_dma_claim claim;
 	struct memdriver_dma_span span;
 	struct memdriver_dma_copy req;
+	u64 src_pos;
 	u32 engine;
 	int ret;
 
@@ -2302,6 +2364,7 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 	if ((req.flags & ~(MEMDRIVER_DMA_COPY_CPU | MEMDRIVER_DMA_COPY_FROM_IMPORT)) ||
 	    !req.len)
 		return -EINVAL;
+	src_pos = req.src;
 	if (req.flags & MEMDRIVER_DMA_COPY_FROM_IMPORT) {
 		imp = memdriver_import_get(mf);
 		if (!imp)
@@ -2311,8 +2374,12 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 		ret = memdriver_dma_window_init(md, req.src, req.len, DMA_TO_DEVICE, &src);
 	}
 	ret = ret ?: memdriver_dma_window_init(md, req.dst, req.len, DMA_FROM_DEVICE, &dst);
-	/* Two windows of the device must not share a line; an import is not one. */
-	if (!ret && !imp && memdriver_dma_windows_overlap(req.src, req.dst, req.len))
+	/*
+	 * Two windows of the device must not share a line, nor may the
+	 * device's own export, imported, share one with the destination.
+	 */
+	if (!ret && (!imp || memdriver_import_on_dev(imp, md, &src_pos)) &&
+	    memdriver_dma_windows_overlap(src_pos, req.dst, req.len))
 		ret = -EINVAL;
 	if (ret)
 		goto out;
@@ -2328,10 +2395,13 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 		ret = memdriver_dma_copy_windows(&copier, &src, &dst, &span, &engine);
 		memdriver_import_end_read(imp);
 	}
-	memdriver_dma_unclaim(md, &claim);
 	/* An import the engine may still read keeps its mapping, for good. */
-	if (copier.abandoned)
+	if (copier.abandoned) {
+		memdriver_dma_claim_abandon(md, &claim);
 		imp = NULL;
+	} else {
+		memdriver_dma_unclaim(md, &claim);
+	}
 	if (!ret)
 		ret = put_user(engine, &ureq->engine);
 out:

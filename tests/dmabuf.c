@@ -641,7 +641,7 @@ TEST(dmabuf_import_errors)
 	__u64 vm = region_off(MEMDRIVER_REGION_VMALLOC), dst, size = 0;
 	const __u32 from = MEMDRIVER_DMA_COPY_FROM_IMPORT | MEMDRIVER_DMA_COPY_CPU;
 	struct memdriver_dmabuf_import req = { .fd = -1, .flags = 1 };
-	int ifd, ro, buf, nul, gone;
+	int ifd, ro, self, buf, nul, gone;
 	struct memdriver_info ii;
 	__u8 *back;
 
@@ -688,10 +688,24 @@ TEST(dmabuf_import_errors)
 	ASSERT_EQ(dma_copy_flags(ifd, page_size, dst, page_size, from, NULL), 0);
 	EXPECT_EQ(pread(ifd, back, page_size, dst), page_size);
 	EXPECT_EQ(check_pattern(back, page_size, vm + page_size, 450), -1);
-	/* Another fd, of the exporting device itself, imports it too. */
-	ro = open_dev_mode(O_RDWR);
-	ASSERT_EQ(import_buf(ro, buf, NULL), 0);
-	EXPECT_EQ(close(ro), 0);
+	/*
+	 * Another fd, of the exporting device itself, imports it too. Its
+	 * import is then the device's own bytes: a copy from it into lines it
+	 * shares with the destination is refused, as between two windows.
+	 */
+	self = open_dev_mode(O_RDWR);
+	ASSERT_EQ(import_buf(self, buf, NULL), 0);
+	EXPECT_ERRNO(dma_copy_flags(self, page_size, vm + page_size, page_size, from, NULL),
+		     EINVAL);
+	EXPECT_ERRNO(dma_copy_flags(self, 0, vm + 1, 1, from, NULL), EINVAL);
+	EXPECT_ERRNO(dma_copy_flags(self, 0, vm + page_size - 1, page_size, from, NULL),
+		     EINVAL);
+	EXPECT_EQ(pread(self, back, page_size, vm), page_size);
+	EXPECT_EQ(check_pattern(back, page_size, vm, 450), -1);
+	ASSERT_EQ(dma_copy_flags(self, 0, vm + page_size, page_size, from, NULL), 0);
+	EXPECT_EQ(pread(self, back, page_size, vm + page_size), page_size);
+	EXPECT_EQ(check_pattern(back, page_size, vm, 450), -1);
+	EXPECT_EQ(close(self), 0);
 	EXPECT_EQ(close(buf), 0);
 	/*
 	 * Closing an fd drops its import: one left behind would pin the module

@@ -566,9 +566,17 @@ static void fz_info(struct fuzz_fd *f)
 	fz_check("info total_size", now.total_size, info.total_size);
 }
 
+/* Whether device windows [a, a + len) and [b, b + len) share a cache line. */
+static bool fz_lines_overlap(__u64 a, __u64 b, __u64 len)
+{
+	__u64 line = info.dma_copy_align;
+
+	return a / line * line < (b + len + line - 1) / line * line &&
+	       b / line * line < (a + len + line - 1) / line * line;
+}
+
 static void fz_dma_copy(struct fuzz_fd *f)
 {
-	__u64 a = info.dma_copy_align;
 	__u64 src = fz_offset(), dst = fz_offset();
 	__u64 len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
 	long long want = 0;
@@ -576,9 +584,8 @@ static void fz_dma_copy(struct fuzz_fd *f)
 
 	if (!len || window_region(src, len) < 0 || window_region(dst, len) < 0)
 		want = -EINVAL;
-	else if (src / a * a < (dst + len + a - 1) / a * a &&
-		 dst / a * a < (src + len + a - 1) / a * a)
-		want = -EINVAL;	/* the windows share a cache line */
+	else if (fz_lines_overlap(src, dst, len))
+		want = -EINVAL;
 	if (!fz_can(f, true))
 		want = -EBADF;
 	snprintf(fz_note(), FUZZ_NOTE, "dma copy fd%d %#llx -> %#llx len %llu",
@@ -696,24 +703,24 @@ static void fz_dmabuf_mmap(struct fuzz_buf *b)
 /*
  * A copy from the fd's import, by the CPU: an engine reads what the last
  * SYNC gave the device, which the model does not follow on a non-coherent
- * system. An import of the device's own window that overlaps the
- * destination is not drawn: its bytes would be the copy order's.
+ * system. The import is a window of the device's own, so a destination
+ * that shares a line with the bytes it reads is refused.
  */
 static void fz_import_copy(struct fuzz_fd *f, long long want)
 {
 	__u64 len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
 	__u64 src = f->imported && fz_below(8) ? fz_below(f->imp_len) : (__u64)fz_offset();
-	__u64 dst = fz_offset();
+	__u64 dst = f->imported && fz_below(4) ? f->imp_off + fz_below(f->imp_len) :
+		    (__u64)fz_offset();
 
 	if (!want && !len)
 		want = -EINVAL;
 	else if (!want && !f->imported)
 		want = -ENOENT;
 	else if (!want && (src >= f->imp_len || len > f->imp_len - src ||
-			   window_region(dst, len) < 0))
+			   window_region(dst, len) < 0 ||
+			   fz_lines_overlap(f->imp_off + src, dst, len)))
 		want = -EINVAL;
-	if (!want && f->imp_off + src < dst + len && dst < f->imp_off + src + len)
-		return;
 	snprintf(fz_note(), FUZZ_NOTE, "copy from fd%d's import %#llx -> %#llx len %llu",
 		 (int)(f - fz.fds), (unsigned long long)src, (unsigned long long)dst,
 		 (unsigned long long)len);
