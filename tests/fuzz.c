@@ -710,9 +710,14 @@ static void fz_import_copy(struct fuzz_fd *f, long long want)
 {
 	__u64 len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
 	__u64 src = f->imported && fz_below(8) ? fz_below(f->imp_len) : (__u64)fz_offset();
-	__u64 dst = f->imported && fz_below(4) ? f->imp_off + fz_below(f->imp_len) :
-		    (__u64)fz_offset();
+	__u64 dst = fz_offset();
 
+	/* A quarter of the time both ends lie inside the import, often overlapping. */
+	if (f->imported && !fz_below(4)) {
+		src = fz_below(f->imp_len);
+		len = 1 + fz_below(f->imp_len - src);
+		dst = f->imp_off + fz_below(f->imp_len - len + 1);
+	}
 	if (!want && !len)
 		want = -EINVAL;
 	else if (!want && !f->imported)
