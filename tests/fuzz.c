@@ -57,6 +57,8 @@ static struct {
 	struct fuzz_map maps[FUZZ_MAPS];
 	struct fuzz_buf bufs[FUZZ_BUFS];
 	bool dmabuf;		/* the kernel has dma-buf */
+	/* Copies from an import: done, and refused for sharing a line. */
+	unsigned int import_copies, import_overlaps;
 	unsigned int base_total;	/* live objects before we started */
 	unsigned int live;		/* objects we own */
 	unsigned int next_file;
@@ -575,13 +577,61 @@ static bool fz_lines_overlap(__u64 a, __u64 b, __u64 len)
 	       b / line * line < (a + len + line - 1) / line * line;
 }
 
+/*
+ * A copy from the fd's import, by the CPU: an engine reads what the last
+ * SYNC gave the device, which the model does not follow on a non-coherent
+ * system. The import is a window of the device's own, so a destination
+ * that shares a line with the bytes it reads is refused.
+ */
+static void fz_import_copy(struct fuzz_fd *f, long long want)
+{
+	__u64 len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
+	__u64 src = f->imported && fz_below(8) ? fz_below(f->imp_len) : (__u64)fz_offset();
+	__u64 dst = fz_offset();
+
+	/* A quarter of the time both ends lie inside the import, often overlapping. */
+	if (f->imported && !fz_below(4)) {
+		src = fz_below(f->imp_len);
+		len = 1 + fz_below(f->imp_len - src);
+		dst = f->imp_off + fz_below(f->imp_len - len + 1);
+	}
+	if (!want && !len) {
+		want = -EINVAL;
+	} else if (!want && !f->imported) {
+		want = -ENOENT;
+	} else if (!want && (src >= f->imp_len || len > f->imp_len - src ||
+			     window_region(dst, len) < 0)) {
+		want = -EINVAL;
+	} else if (!want && fz_lines_overlap(f->imp_off + src, dst, len)) {
+		want = -EINVAL;
+		fz.import_overlaps++;
+	}
+	snprintf(fz_note(), FUZZ_NOTE, "copy from fd%d's import %#llx -> %#llx len %llu",
+		 (int)(f - fz.fds), (unsigned long long)src, (unsigned long long)dst,
+		 (unsigned long long)len);
+	fz_check("copy from import",
+		 dma_copy_flags(f->fd, src, dst, len, MEMDRIVER_DMA_COPY_FROM_IMPORT |
+				MEMDRIVER_DMA_COPY_CPU, NULL), want);
+	if (!want) {
+		memmove(fz.bytes + dst, fz.bytes + f->imp_off + src, len);
+		fz.import_copies++;
+	}
+}
+
 static void fz_dma_copy(struct fuzz_fd *f)
 {
-	__u64 src = fz_offset(), dst = fz_offset();
-	__u64 len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
+	__u64 src, dst, len;
 	long long want = 0;
 	__u32 engine = 0;
 
+	/* Half the copies of an fd that holds an import are from the import. */
+	if (f->imported && fz_below(2)) {
+		fz_import_copy(f, fz_can(f, true) ? 0 : -EBADF);
+		return;
+	}
+	src = fz_offset();
+	dst = fz_offset();
+	len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
 	if (!len || window_region(src, len) < 0 || window_region(dst, len) < 0)
 		want = -EINVAL;
 	else if (fz_lines_overlap(src, dst, len))
@@ -698,42 +748,6 @@ static void fz_dmabuf_mmap(struct fuzz_buf *b)
 		m->off = b->off + first * page_size;
 		m->len = npages * page_size;
 	}
-}
-
-/*
- * A copy from the fd's import, by the CPU: an engine reads what the last
- * SYNC gave the device, which the model does not follow on a non-coherent
- * system. The import is a window of the device's own, so a destination
- * that shares a line with the bytes it reads is refused.
- */
-static void fz_import_copy(struct fuzz_fd *f, long long want)
-{
-	__u64 len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
-	__u64 src = f->imported && fz_below(8) ? fz_below(f->imp_len) : (__u64)fz_offset();
-	__u64 dst = fz_offset();
-
-	/* A quarter of the time both ends lie inside the import, often overlapping. */
-	if (f->imported && !fz_below(4)) {
-		src = fz_below(f->imp_len);
-		len = 1 + fz_below(f->imp_len - src);
-		dst = f->imp_off + fz_below(f->imp_len - len + 1);
-	}
-	if (!want && !len)
-		want = -EINVAL;
-	else if (!want && !f->imported)
-		want = -ENOENT;
-	else if (!want && (src >= f->imp_len || len > f->imp_len - src ||
-			   window_region(dst, len) < 0 ||
-			   fz_lines_overlap(f->imp_off + src, dst, len)))
-		want = -EINVAL;
-	snprintf(fz_note(), FUZZ_NOTE, "copy from fd%d's import %#llx -> %#llx len %llu",
-		 (int)(f - fz.fds), (unsigned long long)src, (unsigned long long)dst,
-		 (unsigned long long)len);
-	fz_check("copy from import",
-		 dma_copy_flags(f->fd, src, dst, len, MEMDRIVER_DMA_COPY_FROM_IMPORT |
-				MEMDRIVER_DMA_COPY_CPU, NULL), want);
-	if (!want)
-		memmove(fz.bytes + dst, fz.bytes + f->imp_off + src, len);
 }
 
 /* Import a buffer into an fd, drop the fd's import, or copy from it. */
@@ -921,6 +935,7 @@ int run_fuzz(unsigned long long seed, unsigned long ops)
 	free(fz.bytes);
 	free(fz.scratch);
 	ktap_result(&fz.k, KTAP_PASS, NULL, "fuzz");
-	printf("# fuzz: %lu operations matched the model\n", ops);
+	printf("# fuzz: %lu operations matched the model (import: %u copies, %u overlapping)\n",
+	       ops, fz.import_copies, fz.import_overlaps);
 	return ktap_end(&fz.k);
 }
