@@ -585,15 +585,17 @@ static bool fz_lines_overlap(__u64 a, __u64 b, __u64 len)
  */
 static void fz_import_copy(struct fuzz_fd *f, long long want)
 {
-	__u64 len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
-	__u64 src = f->imported && fz_below(8) ? fz_below(f->imp_len) : (__u64)fz_offset();
-	__u64 dst = fz_offset();
+	__u64 src, dst, len;
 
 	/* A quarter of the time both ends lie inside the import, often overlapping. */
 	if (f->imported && !fz_below(4)) {
 		src = fz_below(f->imp_len);
 		len = 1 + fz_below(f->imp_len - src);
 		dst = f->imp_off + fz_below(f->imp_len - len + 1);
+	} else {
+		len = fz_below(4) ? 1 + fz_below(2 * page_size) : fz_len();
+		src = f->imported && fz_below(8) ? fz_below(f->imp_len) : (__u64)fz_offset();
+		dst = fz_offset();
 	}
 	if (!want && !len) {
 		want = -EINVAL;
