@@ -103,7 +103,9 @@ busybox_root() { # dir busybox guest-exit init
 
 # ---- building: one way to stage the sources, one build of each kind ----
 # Every build works on a fresh copy of the sources, so the tree stays clean.
-MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h kunit/memdriver_kunit.c)
+# memdriver.c includes its parts from driver/ (one compilation unit).
+MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h $(cd "$MEMDRIVER_TOP" && echo driver/*)
+	kunit/memdriver_kunit.c)
 USER_SOURCES=(Makefile memdriver.h memdriver_test.c tests)
 # What dkms needs beside them: dkms.conf, which reads the version from
 # debian/changelog.

@@ -77,6 +77,14 @@ deb_contents() { # dir
 	-rw-r--r-- root/root ./$src/LICENSE
 	-rw-r--r-- root/root ./$src/Makefile
 	-rw-r--r-- root/root ./$src/dkms.conf
+	drwxr-xr-x root/root ./$src/driver/
+	-rw-r--r-- root/root ./$src/driver/dma_copy.c
+	-rw-r--r-- root/root ./$src/driver/dma_engine.c
+	-rw-r--r-- root/root ./$src/driver/dmabuf_export.c
+	-rw-r--r-- root/root ./$src/driver/dmabuf_import.c
+	-rw-r--r-- root/root ./$src/driver/internal.h
+	-rw-r--r-- root/root ./$src/driver/objects.c
+	-rw-r--r-- root/root ./$src/driver/regions.c
 	drwxr-xr-x root/root ./$src/kunit/
 	-rw-r--r-- root/root ./$src/kunit/memdriver_kunit.c
 	-rw-r--r-- root/root ./$src/memdriver.c

@@ -139,11 +139,11 @@ done
 
 CP=$MEMDRIVER_CACHE/checkpatch/checkpatch.pl
 # LINUX_VERSION_CODE: an out-of-tree module must support several kernels;
-# every version test sits in the one shim block at the top of memdriver.c.
+# every version test sits in the one shim block, in driver/internal.h.
 # scripts/tutorial_test.c is the tutorial's program kept verbatim, so it is
 # not ours to restyle and is not checked.
 for f in memdriver.c memdriver.h kunit/memdriver_kunit.c memdriver_test.c scripts/guest/exit.c \
-	$(cd "$MEMDRIVER_TOP" && echo tests/*.c tests/*.h); do
+	$(cd "$MEMDRIVER_TOP" && echo driver/*.c driver/*.h tests/*.c tests/*.h); do
 	check_quiet "checkpatch --strict $f" "$RUN_DIR/checkpatch-${f##*/}.log" \
 		perl "$CP" --strict --no-tree --ignore LINUX_VERSION_CODE -q -f "$MEMDRIVER_TOP/$f"
 done
