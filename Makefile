@@ -41,6 +41,10 @@ all: modules memdriver_test
 modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
+# The test DMA engine (tests/testdma/): for the test guests, never installed.
+testdma:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/testdma modules
+
 # The suite's cases and modes live in tests/, one file a subject.
 TEST_SRCS := memdriver_test.c $(wildcard tests/*.c)
 
@@ -65,6 +69,7 @@ uninstall:
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/testdma clean
 	rm -f memdriver_test
 
 # The Debian packages memdriver-dkms and memdriver-tools, for this machine
@@ -79,4 +84,4 @@ demo:
 check:
 	scripts/test.sh
 
-.PHONY: all modules install uninstall clean deb demo check
+.PHONY: all modules testdma install uninstall clean deb demo check

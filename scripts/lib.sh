@@ -37,7 +37,7 @@ scenario_load() { # name [--no-kdir]
 	SCENARIO=$1
 	ARCH= KERNEL= KERNEL_SERIES= KERNEL_SUITES= KERNEL_SOURCE= KCONFIG=
 	KERNEL_BUILD= KERNEL_DTB= MACHINE= MEMORY=1024 SMP=2 CMDLINE=
-	TIMEOUT=900 FUZZ_DIVISOR=1 TIMEOUT_SCALE=1 DEBUG=0 EXPECT_ENGINE=0
+	TIMEOUT=900 FUZZ_DIVISOR=1 TIMEOUT_SCALE=1 DEBUG=0 EXPECT_ENGINE=0 TESTDMA=1
 	SUITE=$SUITE_DEFAULT EXTRA_BOOTS=() RANK=2 KIND=busybox
 	UPGRADE_SERIES= UPGRADE_SUITES=
 	. "$f"
@@ -45,6 +45,9 @@ scenario_load() { # name [--no-kdir]
 	case $KERNEL in debian | own) ;; *) die "$f: KERNEL must be debian or own" ;; esac
 	case $KIND in busybox | system) ;; *) die "$f: KIND must be busybox or system" ;; esac
 	[ -n "$MACHINE" ] || case $ARCH in amd64) MACHINE=pc ;; arm64) MACHINE=virt ;; esac
+	# The test DMA engine is an engine the cases must see.
+	[ "$KIND" = busybox ] || TESTDMA=0
+	[ "$TESTDMA" = 0 ] || EXPECT_ENGINE=1
 	KDIR_ROOT=
 	[ "${2:-}" = --no-kdir ] || KDIR_ROOT=$(kernel_dir)
 }
@@ -136,6 +139,18 @@ build_module() { # scenario dir [make args...]
 	stage_sources "$dir" "${MODULE_SOURCES[@]}"
 	make -C "$dir" KDIR="$KDIR_ROOT/headers" ARCH="$MAKE_ARCH" CROSS_COMPILE="$CROSS" \
 		"$@" modules && test -f "$dir/memdriver.ko"
+}
+# The test DMA engine (tests/testdma/) for one kernel of the matrix, into
+# <dir>/tests/testdma/memdriver_testdma.ko.
+TESTDMA_SOURCES=(Makefile tests/testdma)
+build_testdma() { # scenario dir [make args...]
+	local dir=$2
+	scenario_load "$1"
+	shift 2
+	arch_facts "$ARCH"
+	stage_sources "$dir" "${TESTDMA_SOURCES[@]}"
+	make -C "$dir" KDIR="$KDIR_ROOT/headers" ARCH="$MAKE_ARCH" CROSS_COMPILE="$CROSS" \
+		"$@" testdma && test -f "$dir/tests/testdma/memdriver_testdma.ko"
 }
 # memdriver_test for an arch, or its 32-bit user space with "32".
 build_user() { # arch dir [32]

@@ -143,7 +143,7 @@ CP=$MEMDRIVER_CACHE/checkpatch/checkpatch.pl
 # scripts/tutorial_test.c is the tutorial's program kept verbatim, so it is
 # not ours to restyle and is not checked.
 for f in memdriver.c memdriver.h kunit/memdriver_kunit.c memdriver_test.c scripts/guest/exit.c \
-	$(cd "$MEMDRIVER_TOP" && echo driver/*.c driver/*.h tests/*.c tests/*.h); do
+	$(cd "$MEMDRIVER_TOP" && echo driver/*.c driver/*.h tests/*.c tests/*.h tests/testdma/*.c); do
 	check_quiet "checkpatch --strict $f" "$RUN_DIR/checkpatch-${f##*/}.log" \
 		perl "$CP" --strict --no-tree --ignore LINUX_VERSION_CODE -q -f "$MEMDRIVER_TOP/$f"
 done
@@ -200,7 +200,7 @@ done
 stage "module builds"
 # Once per kernel (raspi-arm64 boots 6.12-arm64's); with its KUnit suite as
 # well for a scenario whose suite runs it (MEMDRIVER_KUNIT=1).
-declare -A build_of=() kunit_build_of=() built=()
+declare -A build_of=() kunit_build_of=() testdma_of=() built=()
 for sc in $SCENARIO_LIST; do
 	scenario_load "$sc"
 	kname=${KDIR_ROOT##*/}
@@ -209,7 +209,11 @@ for sc in $SCENARIO_LIST; do
 		built[$kname]=1
 		check_quiet "module builds for $kname: W=1 and sparse C=2 clean" \
 			"$RUN_DIR/build-$kname.log" build_module "$sc" "$RUN_DIR/build-$kname" W=1 C=2
+		check_quiet "test DMA engine builds for $kname: W=1 and sparse C=2 clean" \
+			"$RUN_DIR/build-$kname-testdma.log" build_testdma "$sc" \
+			"$RUN_DIR/build-$kname-testdma" W=1 C=2
 	fi
+	testdma_of[$sc]=$RUN_DIR/build-$kname-testdma/tests/testdma/memdriver_testdma.ko
 	case " $SUITE " in *" kunit "*) ;; *) continue ;; esac
 	kunit_build_of[$sc]=$RUN_DIR/build-$kname-kunit
 	if [ -z "${built[$kname-kunit]:-}" ]; then
@@ -314,7 +318,7 @@ guest_conf() { # sections
 	echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / FUZZ_DIVISOR))" \
 		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR))" \
 		"STRESS_ROUNDS=$((1000 / FUZZ_DIVISOR)) DEBUG=$DEBUG"
-	echo "EXPECT_ENGINE=$EXPECT_ENGINE TIMEOUT_SCALE=$TIMEOUT_SCALE"
+	echo "EXPECT_ENGINE=$EXPECT_ENGINE TESTDMA=$TESTDMA TIMEOUT_SCALE=$TIMEOUT_SCALE"
 	# Debian's kernels ship vgem and brd; the payload carries them
 	# (make_payload). An own kernel built with the block fragment has
 	# brd built in.
@@ -353,6 +357,8 @@ for sc in $SCENARIO_LIST; do
 		$(ls "$RUN_DIR/$ARCH-32/memdriver_test32" 2>/dev/null)
 	[ -z "${kunit_build_of[$sc]:-}" ] ||
 		cp "${kunit_build_of[$sc]}/memdriver.ko" "$payload/memdriver-kunit.ko" 2>/dev/null
+	# The test DMA engine, if it built (else the guest reports it missing).
+	[ "$TESTDMA" = 0 ] || cp "${testdma_of[$sc]}" "$payload/" 2>/dev/null
 	guest_conf "${GUEST_SECTIONS:-$SUITE}" >"$payload/guest.conf"
 	queue_guest "$sc" "$sc" "$payload" "$RUN_DIR/guest-$sc.log" "$TIMEOUT" "" "$RANK"
 	# Extra boots ("kernel arguments|sections"), each from a payload of

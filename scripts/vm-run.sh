@@ -80,8 +80,13 @@ busybox_root "$root" "$busybox" "$gexit" "$MEMDRIVER_TOP/scripts/guest/init"
 cp -a --remove-destination "$payload/." "$root/"
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$tmp/initrd.gz"
 
-# The scenario's own arguments after the common ones, an extra boot's last.
-cmdline="console=$console panic=-1 oops=panic loglevel=7 rdinit=/init $CMDLINE"
+# The scenario's own arguments after the common ones, an extra boot's last,
+# each replacing the scenario's argument of its name (swiotlb=force over
+# debug-arm64's swiotlb=noforce, which the kernel would not let it undo).
+cmdline="console=$console panic=-1 oops=panic loglevel=7 rdinit=/init"
+for arg in $CMDLINE; do
+	case " ${MEMDRIVER_CMDLINE_EXTRA:-} " in *" ${arg%%=*}="*) ;; *) cmdline+=" $arg" ;; esac
+done
 cmdline+=" ${MEMDRIVER_CMDLINE_EXTRA:-}"
 
 # KVM cannot run guests here, hence TCG. A panic makes QEMU exit 0, so the

@@ -58,15 +58,16 @@ round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
 
 # From the host (the scenario, scripts/scenarios/): the fuzz seed and
 # sizes, the stress rounds; DEBUG=1 on the debug kernels; EXPECT_ENGINE=1
-# where the guest has a DMA engine (raspi3b) that memdriver_test's engine
-# cases must see;
+# where the guest has a DMA engine (raspi3b's, or the test engine) that
+# memdriver_test's engine cases must see; TESTDMA=1 where the payload has
+# the test DMA engine (tests/testdma/), loaded first and kept;
 # TIMEOUT_SCALE, by which a case's time limit (a minute, or its own, for a
 # stock virt guest) grows on a slower one; VGEM=1 where the payload has
 # Debian's vgem, which the dma-buf cases import into; BRD=1 where the kernel
 # or the payload has brd, the RAM disk the O_DIRECT cases read and write;
 # the sections to run.
 FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 STRESS_ROUNDS=1000 DEBUG=0
-EXPECT_ENGINE=0 TIMEOUT_SCALE=1 VGEM=0 BRD=0
+EXPECT_ENGINE=0 TESTDMA=0 TIMEOUT_SCALE=1 VGEM=0 BRD=0
 SUITE="defaults custom hold modprobe bad_params load_faults cycles dma"
 [ -f /guest.conf ] && . /guest.conf
 export MEMDRIVER_EXPECT_ENGINE=$EXPECT_ENGINE
@@ -132,6 +133,15 @@ fi
 # into the own kernels that have it (scripts/kconfig/block.config).
 [ "$BRD" = 1 ] && check "brd: /dev/ram0 for the O_DIRECT cases" \
 	sh -c 'test -b /dev/ram0 || modprobe brd rd_nr=1 rd_size=1024; test -b /dev/ram0'
+
+# The test DMA engine: loaded before memdriver ever is, and kept, so that
+# every section's copies find its channels as they would a board's engine.
+# Its device has no firmware node, so on arm64 its DMA is non-coherent.
+if [ "$TESTDMA" = 1 ]; then
+	check "insmod memdriver_testdma: the test DMA engine's memcpy channels" sh -c \
+		'insmod /memdriver_testdma.ko && ls -d /sys/class/dma/dma*chan* >/dev/null'
+	dmesg | grep 'memdriver-testdma' | sed 's/^/# dmesg: /'
+fi
 
 # ---- KUnit: the module's in-kernel arithmetic ----
 # The module built with its KUnit suite (MEMDRIVER_KUNIT=1) runs the suite
