@@ -34,7 +34,7 @@ static const struct {
 	{ "info", info_cases }, { "rw", rw_cases }, { "objects", objects_cases },
 	{ "mmap", mmap_cases }, { "access", access_cases },
 	{ "concurrency", concurrency_cases }, { "device", device_cases },
-	{ "debugfs", debugfs_cases }, { "dma", dma_cases },
+	{ "debugfs", debugfs_cases }, { "dma", dma_cases }, { "engine", engine_cases },
 	{ "dmabuf", dmabuf_cases }, { "uring", uring_cases },
 	{ "odirect", odirect_cases },
 	{ "tutorial", tutorial_cases },

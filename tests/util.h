@@ -95,7 +95,7 @@ bool kernel_at_least(int major, int minor);
 extern const struct test_case info_cases[], rw_cases[], objects_cases[],
 	mmap_cases[], access_cases[], concurrency_cases[], device_cases[],
 	debugfs_cases[], dma_cases[], dmabuf_cases[], uring_cases[],
-	odirect_cases[], tutorial_cases[];
+	odirect_cases[], tutorial_cases[], engine_cases[];
 
 /* ---- The other modes ---- */
 

@@ -197,6 +197,10 @@ section_kunit() {
 # dma_engine_for()), byte for byte; MEMDRIVER_EXPECT_ENGINE says whether
 # that must be an engine.
 DMA_CASES="dma_copy dma_engine_info dma_engine_info_sysfs dma_engine_info_v1 dma_engine_pairs dmabuf_import dma_engine_lengths dma_engine_threads dma_engine_faults dma_engine_faults_threads dma_one_line dma_one_line_busy dma_engine_kill_waiter dma_engine_kill_holder dma_engine_refused dma_engine_refused_recovers dma_map_failure"
+# With the test DMA engine behind the copies: its own faults (an error, a
+# residue, a descriptor that never completes, a slow one, a kill while one
+# hangs), no memdriver knob involved (tests/engine.c).
+TESTDMA_CASES="engine_failed engine_hang engine_slow engine_killed"
 # A mode that copies as auto did: that it is the mode in force and copies.
 DMA_MODE_CASES="dma_copy dma_engine_info dma_engine_info_sysfs dmabuf_import"
 dma_cases() { # label program [cases]
@@ -240,6 +244,7 @@ dma_large_regions() { # with32: 1 or 0
 			'grep -Eq "^cpu none now: no memcpy channel \(" /sys/class/memdriver/memdriver0/dma_engine'
 	fi
 	dma_cases "large regions" /memdriver_test
+	[ "$TESTDMA" = 1 ] && dma_cases "large regions, test engine" /memdriver_test "$TESTDMA_CASES"
 	# Without an engine, auto copies by CPU as dma_engine=cpu does, and the
 	# 32-bit calls ran in the defaults section: the second and third runs
 	# of every case add only where an engine copies.
@@ -290,6 +295,8 @@ section_dma() {
 		not_ok "insmod dma_engine=bogus fails with EINVAL and says why (rc $rc: $out)"
 	fi
 
+	[ "$TESTDMA" = 1 ] && testdma_refusals
+
 	# A module that never copies holds no channel: load, look, unload.
 	if [ "$EXPECT_ENGINE" = 1 ]; then
 		check "a module that never copies holds no channel" sh -c \
@@ -297,6 +304,31 @@ section_dma() {
 			 grep -q " found$" /sys/class/memdriver/memdriver0/dma_engine && rmmod memdriver'
 		chan_cycles
 	fi
+}
+# A provider without an operation a timed-out copy needs: the test engine
+# loaded without it, memdriver refuses its channels where it takes one, and
+# says so; the CPU copies (dma_engine=engine: ENODEV). The engine is loaded
+# as before afterwards.
+testdma_refused() { # operation the engine lacks
+	check "test engine without $1: reloaded so" sh -c \
+		"rmmod memdriver_testdma && insmod /memdriver_testdma.ko lacks=$1"
+	check "test engine without $1: insmod memdriver" insmod $KO
+	check "test engine without $1: sysfs dma_engine says it is refused and why" grep -Eq \
+		"^cpu none now: dma[0-9]+chan[0-9]+ on memdriver-testdma lacks $1\$" \
+		/sys/class/memdriver/memdriver0/dma_engine
+	check "test engine without $1: dma_copy, by the CPU" \
+		nested env MEMDRIVER_EXPECT_ENGINE=0 /memdriver_test test dma_copy
+	check "test engine without $1: rmmod memdriver" rmmod memdriver
+	check "test engine without $1: insmod dma_engine=engine" insmod $KO dma_engine=engine
+	check "test engine without $1: dma_engine=engine: dma_copy, ENODEV but forced-CPU" \
+		nested env MEMDRIVER_EXPECT_ENGINE=0 /memdriver_test test dma_copy
+	check "test engine without $1: rmmod memdriver after dma_engine=engine" rmmod memdriver
+	check "test engine without $1: reloaded whole" sh -c \
+		"rmmod memdriver_testdma && insmod /memdriver_testdma.ko"
+}
+testdma_refusals() {
+	testdma_refused device_synchronize
+	testdma_refused device_terminate_all
 }
 # A boot with swiotlb=force bounces every streaming mapping: the copies
 # that map memory (the engine's, in auto mode) and the killed one, whose

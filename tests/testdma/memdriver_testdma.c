@@ -226,6 +226,17 @@ static struct testdma_desc *testdma_next(struct testdma_chan *tc)
 	return d;
 }
 
+/* Whether the channel was terminated since @terminations was read. */
+static bool testdma_terminated(struct testdma_chan *tc, unsigned long terminations)
+{
+	bool ret;
+
+	spin_lock_bh(&tc->lock);
+	ret = tc->terminations != terminations;
+	spin_unlock_bh(&tc->lock);
+	return ret;
+}
+
 static void testdma_run(struct testdma_chan *tc, struct testdma_desc *d)
 {
 	struct device *dev = testdma->dd.dev;
@@ -237,9 +248,14 @@ static void testdma_run(struct testdma_chan *tc, struct testdma_desc *d)
 	spin_lock_bh(&tc->lock);
 	terminations = tc->terminations;
 	spin_unlock_bh(&tc->lock);
-	if (fault == TESTDMA_SLOW)
-		wait_event_timeout(tc->wq, READ_ONCE(tc->terminations) != terminations,
-				   msecs_to_jiffies(slow_ms));
+	/* A slow descriptor that is terminated meanwhile never moves a byte. */
+	if (fault == TESTDMA_SLOW &&
+	    (wait_event_timeout(tc->wq, testdma_terminated(tc, terminations),
+				msecs_to_jiffies(slow_ms)) ||
+	     testdma_terminated(tc, terminations))) {
+		kfree(d);
+		return;
+	}
 	if (fault == TESTDMA_SHORT)
 		len -= min_t(size_t, len, 4);
 	if (fault == TESTDMA_ERROR || !testdma_bus_ok(dev, d->src, d->len)) {
