@@ -295,7 +295,10 @@ section_dma() {
 		not_ok "insmod dma_engine=bogus fails with EINVAL and says why (rc $rc: $out)"
 	fi
 
-	[ "$TESTDMA" = 1 ] && testdma_refusals
+	if [ "$TESTDMA" = 1 ]; then
+		testdma_refusals
+		testdma_models
+	fi
 
 	# A module that never copies holds no channel: load, look, unload.
 	if [ "$EXPECT_ENGINE" = 1 ]; then
@@ -329,6 +332,22 @@ testdma_refused() { # operation the engine lacks
 testdma_refusals() {
 	testdma_refused device_synchronize
 	testdma_refused device_terminate_all
+}
+# The test engine as the Pi 5's other engines: the BCM2712's lite channels
+# (64 KiB - 4 bytes a descriptor) and RP1's (a 32-bit view): the copies
+# that cross their limits, by the engine, byte for byte.
+TESTDMA_MODEL_CASES="dma_copy dma_engine_pairs dma_engine_lengths dma_engine_threads"
+testdma_models() {
+	for m in lite rp1; do
+		check "test engine as $m: reloaded so" sh -c \
+			"rmmod memdriver_testdma && insmod /memdriver_testdma.ko model=$m"
+		check "test engine as $m: insmod with 4 MiB regions" insmod $KO \
+			kmalloc_size=4194304 vmalloc_size=4194304 pages_size=4194304
+		dma_cases "test engine as $m" /memdriver_test "$TESTDMA_MODEL_CASES"
+		check "test engine as $m: rmmod memdriver" rmmod memdriver
+	done
+	check "test engine: reloaded as dma40" sh -c \
+		"rmmod memdriver_testdma && insmod /memdriver_testdma.ko"
 }
 # A boot with swiotlb=force bounces every streaming mapping: the copies
 # that map memory (the engine's, in auto mode) and the killed one, whose
