@@ -129,28 +129,27 @@ memdriver_version() {
 deb_arches() {
 	printf '%s\n' "$(dpkg --print-architecture)" arm64 | awk '!seen[$0]++'
 }
-# memdriver.ko for one kernel of the matrix, through the project's Makefile.
+# A kernel object for one kernel of the matrix, through the project's
+# Makefile, from a fresh copy of the sources the array @sources names.
 # Further arguments go to make (the test command adds W=1 C=2).
-build_module() { # scenario dir [make args...]
-	local dir=$2
+build_kbuild() { # scenario dir make-target built-file sources [make args...]
+	local dir=$2 target=$3 built=$4 sources="$5[@]"
 	scenario_load "$1"
-	shift 2
+	shift 5
 	arch_facts "$ARCH"
-	stage_sources "$dir" "${MODULE_SOURCES[@]}"
+	stage_sources "$dir" "${!sources}"
 	make -C "$dir" KDIR="$KDIR_ROOT/headers" ARCH="$MAKE_ARCH" CROSS_COMPILE="$CROSS" \
-		"$@" modules && test -f "$dir/memdriver.ko"
+		"$@" "$target" && test -f "$dir/$built"
 }
-# The test DMA engine (tests/testdma/) for one kernel of the matrix, into
+# memdriver.ko, into <dir>/memdriver.ko.
+build_module() { # scenario dir [make args...]
+	build_kbuild "$1" "$2" modules memdriver.ko MODULE_SOURCES "${@:3}"
+}
+# The test DMA engine (tests/testdma/), into
 # <dir>/tests/testdma/memdriver_testdma.ko.
 TESTDMA_SOURCES=(Makefile tests/testdma)
 build_testdma() { # scenario dir [make args...]
-	local dir=$2
-	scenario_load "$1"
-	shift 2
-	arch_facts "$ARCH"
-	stage_sources "$dir" "${TESTDMA_SOURCES[@]}"
-	make -C "$dir" KDIR="$KDIR_ROOT/headers" ARCH="$MAKE_ARCH" CROSS_COMPILE="$CROSS" \
-		"$@" testdma && test -f "$dir/tests/testdma/memdriver_testdma.ko"
+	build_kbuild "$1" "$2" testdma tests/testdma/memdriver_testdma.ko TESTDMA_SOURCES "${@:3}"
 }
 # memdriver_test for an arch, or its 32-bit user space with "32".
 build_user() { # arch dir [32]
