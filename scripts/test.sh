@@ -39,7 +39,9 @@ GUEST_SECTIONS=${MEMDRIVER_GUEST_SECTIONS:-}
 # MEMDRIVER_EXTRA_BOOTS=0: every scenario boots once (no swiotlb=force).
 extra_boots() { [ "${MEMDRIVER_EXTRA_BOOTS:-1}" != 0 ] && echo ${#EXTRA_BOOTS[@]} || echo 0; }
 echo "# fuzz seed $FUZZ_SEED"
-RUN_DIR=$OUT_DIR/test-$(date +%Y%m%d-%H%M%S)
+# Two runs started in the same second (a planted bug beside the real tree)
+# must not share a directory.
+RUN_DIR=$OUT_DIR/test-$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$RUN_DIR"
 passed=0
 failed=0
