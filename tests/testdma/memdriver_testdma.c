@@ -124,6 +124,8 @@ struct testdma_chan {
 
 struct testdma {
 	struct platform_device *pdev;
+	/* Its own: 7.x deprecates system_unbound_wq, 6.1 lacks system_dfl_wq. */
+	struct workqueue_struct *wq;
 	const struct testdma_model *model;
 	struct dma_device dd;
 	struct testdma_chan chans[TESTDMA_MAX_CHANNELS];
@@ -303,7 +305,7 @@ static void testdma_issue_pending(struct dma_chan *chan)
 	spin_lock_bh(&tc->lock);
 	list_splice_tail_init(&tc->submitted, &tc->issued);
 	spin_unlock_bh(&tc->lock);
-	queue_work(system_unbound_wq, &tc->work);
+	queue_work(testdma->wq, &tc->work);
 }
 
 static enum dma_status testdma_tx_status(struct dma_chan *chan, dma_cookie_t cookie,
@@ -467,9 +469,14 @@ static int __init testdma_init(void)
 	if (!testdma)
 		return -ENOMEM;
 	testdma->model = &testdma_models[m];
+	testdma->wq = alloc_workqueue("memdriver-testdma", WQ_UNBOUND, 0);
+	if (!testdma->wq) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
 	ret = platform_driver_register(&testdma_driver);
 	if (ret)
-		goto err_free;
+		goto err_destroy_wq;
 	/* Probed here and now: the driver is registered first. */
 	testdma->pdev = platform_device_register_full(&info);
 	if (IS_ERR(testdma->pdev)) {
@@ -486,6 +493,8 @@ err_unregister_device:
 	platform_device_unregister(testdma->pdev);
 err_unregister_driver:
 	platform_driver_unregister(&testdma_driver);
+err_destroy_wq:
+	destroy_workqueue(testdma->wq);
 err_free:
 	kfree(testdma);
 	return ret;
@@ -495,6 +504,7 @@ static void __exit testdma_exit(void)
 {
 	platform_device_unregister(testdma->pdev);
 	platform_driver_unregister(&testdma_driver);
+	destroy_workqueue(testdma->wq);
 	kfree(testdma);
 }
 
