@@ -39,6 +39,7 @@ def run(*cmd):
 class Module:
     def __init__(self, path, readelf):
         self.path = path
+        self.readelf = readelf
         self.sections = {}	# index -> name
         for m in re.finditer(r'^\s*\[\s*(\d+)\]\s+(\S+)', run(readelf, '-SW', path), re.M):
             self.sections[m.group(1)] = m.group(2)
@@ -54,7 +55,7 @@ class Module:
 
     def section_strings(self, sec):
         if sec not in self.strings:
-            out = subprocess.run([READELF, '-p', sec, self.path], capture_output=True,
+            out = subprocess.run([self.readelf, '-p', sec, self.path], capture_output=True,
                                  text=True, errors='replace').stdout
             self.strings[sec] = [(int(m.group(1), 16), m.group(2)) for m in
                                  re.finditer(r'^\s*\[\s*([0-9a-f]+)\]  (.*)$', out, re.M)]
