@@ -322,9 +322,9 @@ guest_conf() { # sections
 		"STRESS_ROUNDS=$((1000 / FUZZ_DIVISOR)) DEBUG=$DEBUG"
 	echo "EXPECT_ENGINE=$EXPECT_ENGINE TESTDMA=$TESTDMA TIMEOUT_SCALE=$TIMEOUT_SCALE"
 	# Debian's kernels ship vgem and brd; the payload carries them
-	# (make_payload). An own kernel built with the block fragment has
-	# brd built in.
-	echo "VGEM=$([ "$KERNEL" = debian ] && echo 1 || echo 0)"
+	# (make_payload). Every own kernel has vgem built in (qemu.config),
+	# and brd where it is built with the block fragment.
+	echo "VGEM=1"
 	echo "BRD=$({ [ "$KERNEL" = debian ] || [[ " $KCONFIG " = *" block "* ]]; } &&
 		echo 1 || echo 0)"
 	echo "SUITE='$1'"

@@ -62,10 +62,10 @@ round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
 # memdriver_test's engine cases must see; TESTDMA=1 where the payload has
 # the test DMA engine (tests/testdma/), loaded first and kept;
 # TIMEOUT_SCALE, by which a case's time limit (a minute, or its own, for a
-# stock virt guest) grows on a slower one; VGEM=1 where the payload has
-# Debian's vgem, which the dma-buf cases import into; BRD=1 where the kernel
-# or the payload has brd, the RAM disk the O_DIRECT cases read and write;
-# the sections to run.
+# stock virt guest) grows on a slower one; VGEM=1 where the guest has
+# vgem (built in, or Debian's in the payload), which the dma-buf cases
+# import into; BRD=1 where the kernel or the payload has brd, the RAM disk
+# the O_DIRECT cases read and write; the sections to run.
 FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 STRESS_ROUNDS=1000 DEBUG=0
 EXPECT_ENGINE=0 TESTDMA=0 TIMEOUT_SCALE=1 VGEM=0 BRD=0
 SUITE="defaults custom hold modprobe bad_params load_faults cycles dma"
@@ -126,8 +126,9 @@ fi
 [ "$DEBUG" = 1 ] && echo clear >$KMEMLEAK
 
 # vgem, DRM's virtual GEM driver, imports the dma-buf cases' buffers:
-# Debian's module in the payload (VGEM=1), loaded once a boot.
-[ "$VGEM" = 1 ] && check "modprobe vgem: DRM's importer for the dma-buf cases" modprobe vgem
+# built into the own kernels, Debian's module in the payload elsewhere.
+[ "$VGEM" = 1 ] && check "vgem: DRM's importer for the dma-buf cases" \
+	sh -c 'test -c /dev/dri/card0 || modprobe vgem; test -c /dev/dri/card0'
 # brd, the RAM disk: /dev/ram0 for the O_DIRECT cases (tests/odirect.c),
 # one disk of 1 MiB, the most of a region they move (ODIRECT_MAX); built
 # into the own kernels that have it (scripts/kconfig/block.config).
