@@ -34,8 +34,9 @@
  *   half way tears down devices nobody can have opened.
  * - An exported dma-buf pins the module (exp_info.owner) but no file: its
  *   bytes are a device's, which live until unload.
- * - A file's import keeps its dma-buf attached, mapped and vmapped until
- *   it is dropped or the file is released, whichever driver exported it.
+ * - A file's import keeps its dma-buf vmapped until it is dropped or the
+ *   file is released, whichever driver exported it; a copy by the engine
+ *   attaches and maps it for as long as it runs.
  * - Each device's memory (struct memdriver_dev, holding the struct device
  *   and the cdev) belongs to its struct device: cdev_device_add() makes the
  *   cdev hold the device, and the device's release frees the memory, however
@@ -138,6 +139,7 @@ static struct memdriver_dev *memdriver_devs[MEMDRIVER_MAX_DEVICES];
 static int memdriver_dma_copy(struct memdriver_file *mf,
 			      struct memdriver_dma_copy __user *ureq)
 {
+	struct memdriver_import_mapping mapping;
 	struct memdriver_import *imp = NULL;
 	struct memdriver_dev *md = mf->md;
 	struct memdriver_dma_window src, dst;
@@ -145,6 +147,7 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 	struct memdriver_dma_claim claim;
 	struct memdriver_dma_span span;
 	struct memdriver_dma_copy req;
+	bool imp_mapped = false;
 	u64 src_pos;
 	u32 engine;
 	int ret;
@@ -181,19 +184,31 @@ static int memdriver_dma_copy(struct memdriver_file *mf,
 	if (ret)
 		goto out;
 	ret = memdriver_import_begin_read(imp);
-	if (!ret) {
-		ret = memdriver_dma_copy_windows(&copier, &src, &dst, &span, &engine);
-		memdriver_import_end_read(imp);
+	if (ret)
+		goto out_unclaim;
+	/* The engine reads an import through DMA addresses of its own device. */
+	if (imp && copier.chan) {
+		ret = memdriver_import_map(imp, copier.dev, &mapping, &src);
+		if (ret)
+			goto out_end_read;
+		imp_mapped = true;
 	}
+	ret = memdriver_dma_copy_windows(&copier, &src, &dst, &span, &engine);
+	if (!ret)
+		ret = put_user(engine, &ureq->engine);
 	/* An import the engine may still read keeps its mapping, for good. */
+	if (imp_mapped && !copier.abandoned)
+		memdriver_import_unmap(imp, &mapping);
+out_end_read:
+	memdriver_import_end_read(imp);
+out_unclaim:
 	if (copier.abandoned) {
 		memdriver_dma_claim_abandon(md, &claim);
-		imp = NULL;
+		if (imp_mapped)
+			imp = NULL;
 	} else {
 		memdriver_dma_unclaim(md, &claim);
 	}
-	if (!ret)
-		ret = put_user(engine, &ureq->engine);
 out:
 	memdriver_import_put(imp);
 	return ret;

@@ -110,9 +110,12 @@ struct memdriver_object_io {
  * writing), ETIMEDOUT, EIO or EINTR (the engine timed out or failed, or a fatal
  * signal came: the window's bytes are then undefined, every byte beside it
  * is intact). With MEMDRIVER_DMA_COPY_FROM_IMPORT the source is this fd's
- * imported dma-buf, read through the DMA addresses its exporter gave: the
- * engine copies from it only if the import is attached to the engine's
- * device (it was held at import time); ENOENT if the fd holds no import.
+ * imported dma-buf: a copy by the engine attaches and maps it for the
+ * engine's device while it runs (the exporter's errors, and EINVAL if its
+ * mapping is shorter than the buffer), and the copy waits for the
+ * exporter's fences as every dma-buf CPU access does, interruptibly: EINTR
+ * on any signal, or a restart (SA_RESTART). ENOENT if the fd holds no
+ * import.
  */
 struct memdriver_dma_copy {
 	__u64 src;		/* device offset of the source */
@@ -150,16 +153,15 @@ struct memdriver_dmabuf_export {
 };
 
 /*
- * Import a dma-buf (another driver's, or memdriver's own) into this fd, as
- * a device that reads it would: attach it to the device MEM_IOCTL_DMA_COPY
- * uses (the DMA engine's when one is held, else this memdriver device), map
- * it for that device to read, and keep it so until it is dropped (fd -1) or
- * this fd is closed. The exporter must give the kernel a CPU mapping (vmap),
- * as the CPU copies the edges of a copy. One import per fd. Needs an fd open
- * for writing (EBADF). Errors: EINVAL (flags, or fd not a dma-buf), EBADF
- * (fd not open), EBUSY (this fd holds an import already), EOPNOTSUPP (no
- * vmap, I/O memory, or a kernel built without dma-buf), and whatever the
- * exporter's attach or map refuses with (ENOMEM, EACCES, ...).
+ * Import a dma-buf (another driver's, such as a dma-buf heap's or udmabuf's,
+ * or memdriver's own) into this fd as MEM_IOCTL_DMA_COPY's source: take a
+ * reference and the kernel's CPU mapping of it (vmap), as the CPU copies the
+ * edges of a copy, until it is dropped (fd -1) or this fd is closed. No DMA
+ * channel is taken, and nothing is mapped for a device until a copy runs.
+ * One import per fd. Needs an fd open for writing (EBADF). Errors: EINVAL
+ * (flags, or fd not a dma-buf), EBADF (fd not open), EBUSY (this fd holds an
+ * import already), EOPNOTSUPP (no vmap, as udmabuf before 6.2, I/O memory,
+ * or a kernel built without dma-buf), ENOMEM.
  */
 struct memdriver_dmabuf_import {
 	__s32 fd;		/* a dma-buf fd; -1 drops this fd's import */

@@ -35,7 +35,8 @@ static const struct {
 	{ "mmap", mmap_cases }, { "access", access_cases },
 	{ "concurrency", concurrency_cases }, { "device", device_cases },
 	{ "debugfs", debugfs_cases }, { "dma", dma_cases }, { "engine", engine_cases },
-	{ "dmabuf", dmabuf_cases }, { "uring", uring_cases },
+	{ "dmabuf", dmabuf_cases }, { "import", import_cases },
+	{ "uring", uring_cases },
 	{ "odirect", odirect_cases },
 	{ "tutorial", tutorial_cases },
 };

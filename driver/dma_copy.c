@@ -6,7 +6,7 @@
 
 /*
  * One side of a copy: a window inside one region, or inside an imported
- * dma-buf, whose exporter mapped it for one device (dma_dev) already.
+ * dma-buf, whose exporter maps it for the copy's device (sg).
  */
 struct memdriver_dma_window {
 	struct memdriver_region *r;	/* NULL: an import */
@@ -15,7 +15,6 @@ struct memdriver_dma_window {
 	enum dma_data_direction dir;
 	dma_addr_t addr;		/* bus address of the current piece */
 	bool mapped;
-	struct device *dma_dev;		/* an import's: its addresses are for it */
 	struct scatterlist *sg;		/* an import's: the segment holding off */
 	size_t sg_start;		/* the offset of sg's first byte */
 };
@@ -31,7 +30,6 @@ static int memdriver_dma_window_init(struct memdriver_dev *md, u64 pos, u64 len,
 	w->off = pos - w->r->offset;
 	w->dir = dir;
 	w->mapped = false;
-	w->dma_dev = NULL;
 	w->sg = NULL;
 	return 0;
 }
@@ -49,6 +47,9 @@ static unsigned int memdriver_dma_window_flags(const struct memdriver_dma_window
 /* Bytes from the window's offset that one mapping can cover. */
 static size_t memdriver_dma_chunk(struct memdriver_dma_window *w, size_t len)
 {
+	/* An import the CPU copies: nothing to map. */
+	if (!w->r && !w->sg)
+		return len;
 	/* An import: up to the end of the DMA segment holding the offset. */
 	if (w->sg) {
 		while (w->off >= w->sg_start + sg_dma_len(w->sg)) {
@@ -97,9 +98,13 @@ static noinline int memdriver_dma_map(struct device *dev,
 	void *kaddr = memdriver_dma_kaddr(w);
 	struct page *page;
 
-	/* An import's exporter mapped it for its device (memdriver_dma_chunk()). */
-	if (w->sg) {
-		w->addr = sg_dma_address(w->sg) + (w->off - w->sg_start);
+	/*
+	 * An import: its exporter mapped it for the engine's device
+	 * (memdriver_dma_chunk() found the segment), or the CPU copies it.
+	 */
+	if (!w->r) {
+		if (w->sg)
+			w->addr = sg_dma_address(w->sg) + (w->off - w->sg_start);
 		return 0;
 	}
 	if (w->r->ops->flags & MEMDRIVER_REGION_COHERENT) {
@@ -428,9 +433,6 @@ static int memdriver_dma_copier_init(struct memdriver_dev *md,
 		.dev = &md->pdev->dev,
 		.align = 1,
 	};
-	/* An import's addresses serve only the device it is attached to. */
-	if (chan && src->dma_dev && src->dma_dev != dmaengine_get_dma_device(chan))
-		may_serve = false;
 	if (chan && may_serve) {
 		c->dev = dmaengine_get_dma_device(chan);
 		c->chan = chan;

@@ -22,10 +22,15 @@ struct memdriver_dmabuf {
 	struct list_head attachments;
 };
 
-/* One importing device and its own DMA addresses for the window. */
+/*
+ * One importing device and its own DMA addresses for the window: sgt is
+ * ours, mapped and synced; the importer gets a copy of its DMA segments
+ * (handed), which the dma-buf core may scramble under DMABUF_DEBUG.
+ */
 struct memdriver_attachment {
 	struct device *dev;
 	struct sg_table sgt;
+	struct sg_table handed;		/* while mapped */
 	bool mapped;
 	enum dma_data_direction dir;	/* while mapped */
 	struct memdriver_dma_claim claim;	/* while mapped for device writes */
@@ -80,6 +85,29 @@ static void memdriver_dmabuf_detach(struct dma_buf *dmabuf,
 	kfree(a);
 }
 
+/*
+ * @from's DMA segments without its pages, for an importer, as 7.2's dma-buf
+ * core hands them out under DMABUF_DEBUG. 6.1's and 6.12's scramble the
+ * table an exporter returns in place until unmap, so our syncs must read
+ * a table of our own.
+ */
+static int memdriver_sgt_dup_dma(struct sg_table *to, struct sg_table *from)
+{
+	struct scatterlist *to_sg, *from_sg;
+	int ret, i;
+
+	ret = sg_alloc_table(to, from->nents, GFP_KERNEL);
+	if (ret)
+		return ret;
+	to_sg = to->sgl;
+	for_each_sgtable_dma_sg(from, from_sg, i) {
+		sg_dma_address(to_sg) = sg_dma_address(from_sg);
+		sg_dma_len(to_sg) = sg_dma_len(from_sg);
+		to_sg = sg_next(to_sg);
+	}
+	return 0;
+}
+
 /* Cache maintenance for the device happens here, as for any mapping. */
 static struct sg_table *memdriver_dmabuf_map(struct dma_buf_attachment *attach,
 					     enum dma_data_direction dir)
@@ -110,15 +138,22 @@ static struct sg_table *memdriver_dmabuf_map(struct dma_buf_attachment *attach,
 			return ERR_PTR(ret);
 	}
 	ret = dma_map_sgtable(a->dev, &a->sgt, dir, 0);
-	if (ret) {
-		memdriver_dma_unclaim(buf->md, &a->claim);
-		return ERR_PTR(ret);
-	}
+	if (ret)
+		goto err_unclaim;
+	ret = memdriver_sgt_dup_dma(&a->handed, &a->sgt);
+	if (ret)
+		goto err_unmap;
 	mutex_lock(&buf->lock);
 	a->dir = dir;
 	a->mapped = true;
 	mutex_unlock(&buf->lock);
-	return &a->sgt;
+	return &a->handed;
+
+err_unmap:
+	dma_unmap_sgtable(a->dev, &a->sgt, dir, 0);
+err_unclaim:
+	memdriver_dma_unclaim(buf->md, &a->claim);
+	return ERR_PTR(ret);
 }
 
 static void memdriver_dmabuf_unmap(struct dma_buf_attachment *attach,
@@ -131,7 +166,8 @@ static void memdriver_dmabuf_unmap(struct dma_buf_attachment *attach,
 	mutex_lock(&buf->lock);
 	a->mapped = false;
 	mutex_unlock(&buf->lock);
-	dma_unmap_sgtable(a->dev, sgt, dir, 0);
+	dma_unmap_sgtable(a->dev, &a->sgt, dir, 0);
+	sg_free_table(&a->handed);
 	memdriver_dma_unclaim(buf->md, &a->claim);
 }
 

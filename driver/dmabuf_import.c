@@ -7,19 +7,23 @@
 #if IS_ENABLED(CONFIG_DMA_SHARED_BUFFER)
 
 /*
- * A dma-buf this fd imported: attached to the device that copies from it
- * (the DMA engine's when one was held, else this memdriver device), mapped
- * for that device to read and vmapped for the CPU, from import to drop, as
- * a device that scans a buffer out holds it. Copies take a reference, so a
- * drop never pulls it from under one.
+ * A dma-buf this fd imported: vmapped for the CPU from import to drop.
+ * A copy attaches and maps it for its engine's device only while it runs
+ * (memdriver_import_map()), so no mapping of ours (a bounce buffer, lines
+ * another CPU access synced) outlives the copy that reads through it, and
+ * importing needs no channel. Copies take a reference, so a drop never
+ * pulls it from under one.
  */
 struct memdriver_import {
 	struct kref ref;
 	struct dma_buf *dmabuf;
+	struct iosys_map map;
+};
+
+/* One copy's attachment and DMA addresses of an import. */
+struct memdriver_import_mapping {
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
-	struct device *dev;
-	struct iosys_map map;
 };
 
 static void memdriver_import_release(struct kref *ref)
@@ -27,10 +31,7 @@ static void memdriver_import_release(struct kref *ref)
 	struct memdriver_import *imp = container_of(ref, struct memdriver_import, ref);
 
 	memdriver_dma_buf_vunmap(imp->dmabuf, &imp->map);
-	memdriver_dma_buf_unmap_attachment(imp->attach, imp->sgt, DMA_TO_DEVICE);
-	dma_buf_detach(imp->dmabuf, imp->attach);
 	dma_buf_put(imp->dmabuf);
-	put_device(imp->dev);
 	kfree(imp);
 }
 
@@ -53,19 +54,6 @@ static struct memdriver_import *memdriver_import_get(struct memdriver_file *mf)
 	return imp;
 }
 
-/* The device whose DMA addresses an import gets: the next copy's. */
-static struct device *memdriver_import_device(struct memdriver_dev *md)
-{
-	struct dma_chan *chan = NULL;
-
-	if (dma_engine_mode != MEMDRIVER_DMA_MODE_CPU) {
-		chan = memdriver_dma_chan_get();
-		if (IS_ERR(chan))
-			return ERR_CAST(chan);
-	}
-	return get_device(chan ? dmaengine_get_dma_device(chan) : &md->pdev->dev);
-}
-
 /* The bytes an exporter's mapping gives the device, all segments. */
 static u64 memdriver_sgt_dma_len(struct sg_table *sgt)
 {
@@ -78,8 +66,7 @@ static u64 memdriver_sgt_dma_len(struct sg_table *sgt)
 	return len;
 }
 
-static struct memdriver_import *
-memdriver_import_attach(struct memdriver_dev *md, int fd)
+static struct memdriver_import *memdriver_import_vmap(int fd)
 {
 	struct memdriver_import *imp;
 	int ret;
@@ -93,33 +80,13 @@ memdriver_import_attach(struct memdriver_dev *md, int fd)
 		ret = PTR_ERR(imp->dmabuf);
 		goto err_free;
 	}
-	imp->dev = memdriver_import_device(md);
-	if (IS_ERR(imp->dev)) {
-		ret = PTR_ERR(imp->dev);
-		goto err_put_buf;
-	}
-	imp->attach = dma_buf_attach(imp->dmabuf, imp->dev);
-	if (IS_ERR(imp->attach)) {
-		ret = PTR_ERR(imp->attach);
-		goto err_put_dev;
-	}
-	imp->sgt = memdriver_dma_buf_map_attachment(imp->attach, DMA_TO_DEVICE);
-	if (IS_ERR(imp->sgt)) {
-		ret = PTR_ERR(imp->sgt);
-		goto err_detach;
-	}
-	/* Copies walk the segments up to any offset below the size. */
-	if (memdriver_sgt_dma_len(imp->sgt) < imp->dmabuf->size) {
-		ret = -EINVAL;
-		goto err_unmap;
-	}
 	/* The CPU copies a copy's edges, and what the engine cannot take. */
 	ret = memdriver_dma_buf_vmap(imp->dmabuf, &imp->map);
 	if (ret) {
 		/* dma-buf's answer for an exporter without vmap. */
 		if (ret == -EINVAL)
 			ret = -EOPNOTSUPP;
-		goto err_unmap;
+		goto err_put_buf;
 	}
 	if (imp->map.is_iomem) {
 		ret = -EOPNOTSUPP;
@@ -129,12 +96,6 @@ memdriver_import_attach(struct memdriver_dev *md, int fd)
 
 err_vunmap:
 	memdriver_dma_buf_vunmap(imp->dmabuf, &imp->map);
-err_unmap:
-	memdriver_dma_buf_unmap_attachment(imp->attach, imp->sgt, DMA_TO_DEVICE);
-err_detach:
-	dma_buf_detach(imp->dmabuf, imp->attach);
-err_put_dev:
-	put_device(imp->dev);
 err_put_buf:
 	dma_buf_put(imp->dmabuf);
 err_free:
@@ -186,7 +147,7 @@ static int memdriver_dmabuf_import(struct memdriver_file *mf,
 	/* Refused before the exporter hears of it, and at the install. */
 	if (READ_ONCE(mf->import))
 		return -EBUSY;
-	imp = memdriver_import_attach(mf->md, req.fd);
+	imp = memdriver_import_vmap(req.fd);
 	if (IS_ERR(imp))
 		return PTR_ERR(imp);
 	size = imp->dmabuf->size;
@@ -201,7 +162,7 @@ static int memdriver_dmabuf_import(struct memdriver_file *mf,
 	return 0;
 }
 
-/* A copy's source window in @imp, its segments mapped already. */
+/* A copy's source window in @imp; memdriver_import_map() gives its segments. */
 static int memdriver_import_window_init(struct memdriver_import *imp, u64 pos,
 					u64 len, struct memdriver_dma_window *w)
 {
@@ -211,10 +172,53 @@ static int memdriver_import_window_init(struct memdriver_import *imp, u64 pos,
 		.vaddr = imp->map.vaddr,
 		.off = pos,
 		.dir = DMA_TO_DEVICE,
-		.dma_dev = imp->dev,
-		.sg = imp->sgt->sgl,
 	};
 	return 0;
+}
+
+/*
+ * Attach @imp to @dev and map it, for one copy from @w by @dev's engine:
+ * the exporter cleans or bounces the buffer as it is now, CPU stores and
+ * device writes up to this copy included. DMA_TO_DEVICE, as the device
+ * only reads: DMA-API debug lets such a mapping share cache lines with
+ * others (udmabuf's own, say), and memdriver's exporter refuses a
+ * read-only buffer any other way.
+ */
+static int memdriver_import_map(struct memdriver_import *imp, struct device *dev,
+				struct memdriver_import_mapping *m,
+				struct memdriver_dma_window *w)
+{
+	int ret;
+
+	m->attach = dma_buf_attach(imp->dmabuf, dev);
+	if (IS_ERR(m->attach))
+		return PTR_ERR(m->attach);
+	m->sgt = memdriver_dma_buf_map_attachment(m->attach, DMA_TO_DEVICE);
+	if (IS_ERR(m->sgt)) {
+		ret = PTR_ERR(m->sgt);
+		goto err_detach;
+	}
+	/* The copy walks the segments up to any offset below the size. */
+	if (memdriver_sgt_dma_len(m->sgt) < imp->dmabuf->size) {
+		ret = -EINVAL;
+		goto err_unmap;
+	}
+	w->sg = m->sgt->sgl;
+	w->sg_start = 0;
+	return 0;
+
+err_unmap:
+	memdriver_dma_buf_unmap_attachment(m->attach, m->sgt, DMA_TO_DEVICE);
+err_detach:
+	dma_buf_detach(imp->dmabuf, m->attach);
+	return ret;
+}
+
+static void memdriver_import_unmap(struct memdriver_import *imp,
+				   struct memdriver_import_mapping *m)
+{
+	memdriver_dma_buf_unmap_attachment(m->attach, m->sgt, DMA_TO_DEVICE);
+	dma_buf_detach(imp->dmabuf, m->attach);
 }
 
 /*
@@ -232,16 +236,23 @@ static bool memdriver_import_on_dev(struct memdriver_import *imp,
 	return true;
 }
 
-/* The exporter's cache maintenance around a copy that the CPU may read. */
+/*
+ * The exporter's cache maintenance around a copy that the CPU reads (the
+ * edges, or all of it), with no mapping of ours in place: the heaps sync
+ * every attachment in their caller's direction. Both ways, a superset of
+ * reading: 6.12's udmabuf maps a table of its own at the first CPU access
+ * in that caller's direction and unmaps it both ways at release. The
+ * exporter's fences are waited for interruptibly.
+ */
 static int memdriver_import_begin_read(struct memdriver_import *imp)
 {
-	return imp ? dma_buf_begin_cpu_access(imp->dmabuf, DMA_FROM_DEVICE) : 0;
+	return imp ? dma_buf_begin_cpu_access(imp->dmabuf, DMA_BIDIRECTIONAL) : 0;
 }
 
 static void memdriver_import_end_read(struct memdriver_import *imp)
 {
 	if (imp)
-		dma_buf_end_cpu_access(imp->dmabuf, DMA_FROM_DEVICE);
+		dma_buf_end_cpu_access(imp->dmabuf, DMA_BIDIRECTIONAL);
 }
 
 #else /* !CONFIG_DMA_SHARED_BUFFER */
@@ -261,10 +272,25 @@ static void memdriver_import_put(struct memdriver_import *imp)
 {
 }
 
+struct memdriver_import_mapping {
+};
+
 static int memdriver_import_window_init(struct memdriver_import *imp, u64 pos,
 					u64 len, struct memdriver_dma_window *w)
 {
 	return -EINVAL;
+}
+
+static int memdriver_import_map(struct memdriver_import *imp, struct device *dev,
+				struct memdriver_import_mapping *m,
+				struct memdriver_dma_window *w)
+{
+	return -EINVAL;
+}
+
+static void memdriver_import_unmap(struct memdriver_import *imp,
+				   struct memdriver_import_mapping *m)
+{
 }
 
 static bool memdriver_import_on_dev(struct memdriver_import *imp,

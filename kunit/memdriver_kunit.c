@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit suite for memdriver's in-kernel arithmetic: region lookup, DMA
- * window bounds, cache-line spans and claims, object ids and names.
+ * window bounds, cache-line spans and claims, object ids and names; and
+ * the table the dma-buf exporter hands an importer.
  *
  * Included at the end of memdriver.c when built with MEMDRIVER_KUNIT=1 (see
  * Kbuild), as ext4 includes mballoc-test.c, so the cases call the static
  * functions directly. The suite runs when the module loads.
  *
  * Devices and regions here are fakes: offsets and sizes set by hand, no
- * region memory allocated. Sizes are in pages and cache lines, so every
- * expected value holds on 4 KiB and 16 KiB page kernels alike.
+ * region memory allocated (the exporter's case uses the loaded device).
+ * Sizes are in pages and cache lines, so every expected value holds on
+ * 4 KiB and 16 KiB page kernels alike.
  */
 
 #include <kunit/test.h>
@@ -689,6 +691,54 @@ static void check_range_rejects_0_and_above_max(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, memdriver_check_range("kunit_param", 9, 8), -EINVAL);
 }
 
+/* ---- the dma-buf exporter's map: what an importer is handed ---- */
+
+#if IS_ENABLED(CONFIG_DMA_SHARED_BUFFER)
+/*
+ * An importer gets a copy of the mapping's DMA segments, without pages,
+ * never the table memdriver keeps and syncs: 6.1's and 6.12's dma-buf core
+ * scramble the pages of the table an exporter returns (DMABUF_DEBUG). The
+ * loaded module's first device (a real one: its DMA is mapped) exports
+ * one page of its pages region.
+ */
+static void export_map_hands_dma_segments_only(struct kunit *test)
+{
+	struct memdriver_dev *md = memdriver_devs[0];
+	struct dma_buf_attachment attach = {};
+	struct scatterlist *sg, *kept;
+	struct memdriver_attachment *a;
+	struct memdriver_dmabuf *buf;
+	struct dma_buf dmabuf = {};
+	struct sg_table *sgt;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, md);
+	buf = memdriver_dmabuf_alloc(md, &md->regions[MEMDRIVER_REGION_PAGES], 0,
+				     PAGE_SIZE, true);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	dmabuf.priv = buf;
+	dmabuf.size = PAGE_SIZE;
+	attach.dmabuf = &dmabuf;
+	attach.dev = &md->pdev->dev;
+	KUNIT_ASSERT_EQ(test, memdriver_dmabuf_attach(&dmabuf, &attach), 0);
+	a = attach.priv;
+	sgt = memdriver_dmabuf_map(&attach, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(sgt));
+	KUNIT_EXPECT_PTR_NE(test, sgt, &a->sgt);
+	KUNIT_EXPECT_EQ(test, sgt->nents, a->sgt.nents);
+	kept = a->sgt.sgl;
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		KUNIT_EXPECT_TRUE(test, !sg_page(sg));
+		KUNIT_EXPECT_EQ(test, sg_dma_address(sg), sg_dma_address(kept));
+		KUNIT_EXPECT_EQ(test, sg_dma_len(sg), sg_dma_len(kept));
+		kept = sg_next(kept);
+	}
+	memdriver_dmabuf_unmap(&attach, sgt, DMA_TO_DEVICE);
+	memdriver_dmabuf_detach(&dmabuf, &attach);
+	memdriver_dmabuf_free(buf);
+}
+#endif
+
 static struct kunit_case memdriver_kunit_cases[] = {
 	KUNIT_CASE(region_at_first_byte_is_kmalloc),
 	KUNIT_CASE(region_at_last_byte_stays_in_region),
@@ -750,6 +800,9 @@ static struct kunit_case memdriver_kunit_cases[] = {
 	KUNIT_CASE(live_clamps_to_max_objects),
 	KUNIT_CASE(check_range_accepts_1_to_max),
 	KUNIT_CASE(check_range_rejects_0_and_above_max),
+#if IS_ENABLED(CONFIG_DMA_SHARED_BUFFER)
+	KUNIT_CASE(export_map_hands_dma_segments_only),
+#endif
 	{}
 };
 

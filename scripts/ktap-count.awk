@@ -9,8 +9,10 @@
 # before or after them) counts once more for the cases it never ran, named
 # by the case it was in (the harness's "# RUN name") or the last it ran.
 #
-# Prints one line per counted result, "P name", "F name" or "S name"
-# (skipped), and the totals last: "= passed failed skipped".
+# Prints one line per counted result, "P name", "F name", "S name"
+# (skipped: the guest lacks something) or "L name" (skipped as not for
+# this load of the module: it must pass in another section instead, and
+# counts as neither), and the totals last: "= passed failed skipped".
 
 function reset_below(d,   i) {
 	for (i = d + 1; i <= maxd; i++) {
@@ -77,7 +79,9 @@ line ~ /^(not )?ok [0-9]+ - / {
 		if (failed && !kbad[d + 1])
 			emit("F", name)
 	} else {
-		emit(failed ? "F" : name ~ / # SKIP/ ? "S" : "P", name)
+		verdict = failed ? "F" : name ~ / # SKIP not for this load: / ? "L" : \
+			  name ~ / # SKIP/ ? "S" : "P"
+		emit(verdict, name)
 	}
 	reset_below(d)
 	running[d] = ""

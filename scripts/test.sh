@@ -10,7 +10,7 @@
 # and runs the guest suite (scripts/guest/suite.sh) with 64- and 32-bit
 # memdriver_test; own debug kernels (KASAN, kmemleak, lockdep, DMA-API
 # debug, UBSAN, fault injection, KUnit) are built once and cached by
-# scripts/build-debug-kernel.sh. Ends with "N passed, N failed"; exits
+# scripts/build-debug-kernel.sh. Ends with "N passed, N failed, N skipped"; exits
 # non-zero on any failure.
 #
 #   scripts/test.sh                  everything
@@ -45,6 +45,7 @@ RUN_DIR=$OUT_DIR/test-$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$RUN_DIR"
 passed=0
 failed=0
+skipped=0
 
 # The host's own results are KTAP as well: numbered, the plan at the end.
 # A guest's results are counted in "passed" and "failed" but printed only
@@ -153,6 +154,9 @@ done
 # The counter behind every guest's numbers, on a log of each shape it
 # meets: plain checks, wrappers, a wrapper that failed alone, a run cut
 # short of its plan.
+check_quiet "README's table of skips is the scenarios' SKIPS (scripts/skips-table.sh)" \
+	"$RUN_DIR/skips-table.log" diff -u <("$MEMDRIVER_TOP/scripts/skips-table.sh") \
+	<(sed -n '/^<!-- skips: begin -->$/,/^<!-- skips: end -->$/p' "$MEMDRIVER_TOP/README.md" | sed '1d;$d')
 check_quiet "scripts/ktap-count.awk counts each result of scripts/testdata/ktap-nested.log once" \
 	"$RUN_DIR/ktap-count.log" diff -u "$MEMDRIVER_TOP/scripts/testdata/ktap-nested.expected" \
 	<(awk -f "$MEMDRIVER_TOP/scripts/ktap-count.awk" "$MEMDRIVER_TOP/scripts/testdata/ktap-nested.log")
@@ -274,6 +278,35 @@ check_ok "the .debs hold exactly their files and modes (dpkg-deb -c), fields (-I
 	"$RUN_DIR/deb-contents.log" "$MEMDRIVER_TOP/scripts/package-check.sh" deb-contents "$RUN_DIR/deb"
 
 # ---- judging a guest ----
+# A guest's skips. Each is a claim that the guest lacks something (its
+# kernel an option, its user root): its scenario's SKIPS must declare it,
+# or it fails, named. A case skipped as not for one load of the module
+# (its parameters, --fresh) must pass in another section of the same boot,
+# unless the scenario declares that it never loads so (the system guest).
+judge_skips() { # label scenario counts
+	local label=$1 line name kase glob declared=() undeclared=() unrun=()
+	mapfile -t declared < <(scenario_load "$2" --no-kdir &&
+		printf '%s\n' "${SKIPS[@]}" | cut -d'|' -f1)
+	while IFS= read -r line; do
+		name=${line#? } kase=${name%% # SKIP*}
+		for glob in "${declared[@]}"; do
+			# shellcheck disable=SC2053 # a glob, by design
+			[[ $kase == $glob ]] && continue 2
+		done
+		case $line in
+		S\ *) undeclared+=("$name") ;;
+		L\ *)
+			grep -qxF "P $kase" <<<"$3" || grep -qF "P $kase: " <<<"$3" ||
+				unrun+=("$name") ;;
+		esac
+	done < <(grep -E '^[SL] ' <<<"$3")
+	for name in "${undeclared[@]}"; do
+		fail "guest $label: a skip its scenario does not declare: $name"
+	done
+	for name in "${unrun[@]}"; do
+		fail "guest $label: never ran in any section: $name"
+	done
+}
 # Count a guest's KTAP results, nested ones ("# "-prefixed: memdriver_test's
 # own, inside the guest script's) included: each counts once.
 summary=()
@@ -281,7 +314,7 @@ SUMMARY_FORMAT='# %-30s %6s %6s %7s %9s %7s %7s'
 # Each case of the guest's log counts once, at its own level
 # (scripts/ktap-count.awk); the guest itself is one check more: it booted,
 # ran to its end and left a clean console.
-judge_guest() { # label vmlog vm-rc seconds
+judge_guest() { # label vmlog vm-rc seconds scenario
 	local label=$1 vmlog=$2 vm_rc=$3 counts ok_n bad_n skip_n fuzz points why
 	counts=$(awk -f "$MEMDRIVER_TOP/scripts/ktap-count.awk" "$vmlog")
 	read -r _ ok_n bad_n skip_n <<<"$(tail -1 <<<"$counts")"
@@ -289,6 +322,8 @@ judge_guest() { # label vmlog vm-rc seconds
 	sed -n 's/^F /not ok: /p' <<<"$counts" | sed "s/^/#   $label: /"
 	passed=$((passed + ok_n))
 	failed=$((failed + bad_n))
+	skipped=$((skipped + skip_n))
+	judge_skips "$label" "$5" "$counts"
 	if [ "$vm_rc" = 0 ] || [ "$vm_rc" = 2 ]; then
 		pass "guest $label: ran to its end, console clean ($ok_n passed, $bad_n failed, $skip_n skipped)"
 	else
@@ -411,7 +446,7 @@ finish_guest() { # queue index
 		echo "# replay: MEMDRIVER_CMDLINE_EXTRA='$extra' scripts/vm-run.sh" \
 			"$sc $payload $vmlog.replay $tmo"
 	fi
-	judge_guest "$label" "$vmlog" "$vm_rc" "$secs"
+	judge_guest "$label" "$vmlog" "$vm_rc" "$secs" "$sc"
 }
 # A guest whose runner died without a status (killed) failed.
 reap_guest() { # queue index
@@ -447,5 +482,5 @@ if [ ${#summary[@]} -gt 0 ]; then
 	printf '%s\n' "${summary[@]}"
 fi
 echo "# logs in $RUN_DIR; $((SECONDS / 60)) min $((SECONDS % 60)) s in all"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -110,7 +110,7 @@ TEST(concurrency)
 	if (region_size(MEMDRIVER_REGION_VMALLOC) < WORKERS * (__u64)page_size ||
 	    before.max_objects_per_fd < THREADS * THREAD_ROUNDS ||
 	    before.max_objects - before.objects_total < needed) {
-		skip("vmalloc region or object caps too small");
+		skip_load("vmalloc region or object caps too small");
 		return;
 	}
 	shared = open_dev();
@@ -171,7 +171,7 @@ TEST(shared_fd_position)
 	int i, t, dup = 0;
 
 	if (region_size(MEMDRIVER_REGION_VMALLOC) < POS_WORDS * 4) {
-		skip("vmalloc region below 64 KiB");
+		skip_load("vmalloc region below 64 KiB");
 		free(words);
 		return;
 	}

@@ -1,43 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dma-buf export (MEM_IOCTL_EXPORT_DMABUF): a window of a region handed out
- * as a dma-buf fd, its rights, its mappings, its lifetime; and import
- * (MEM_IOCTL_IMPORT_DMABUF): a buffer as the source of a DMA copy.
+ * as a dma-buf fd, its rights, its mappings, its lifetime, and an importer
+ * nobody here wrote (vgem). Import is tests/import.c's.
  */
 #include "util.h"
 
 #include <libgen.h>
 #include <sys/syscall.h>
 #include <linux/dma-buf.h>
-
-/*
- * Export works, or the kernel has no dma-buf and the case is skipped. The
- * module's EOPNOTSUPP alone is not believed where the kernel has it.
- */
-static bool need_dmabuf(int dev)
-{
-	int has = kernel_has_symbol(" dma_buf_export\n");
-	int buf = export_window(dev, region_off(MEMDRIVER_REGION_VMALLOC),
-				page_size, 0);
-
-	if (buf >= 0) {
-		close(buf);
-		EXPECT_NE(has, 0);
-		return true;
-	}
-	EXPECT_EQ(errno, EOPNOTSUPP);
-	EXPECT_NE(has, 1);
-	skip("the kernel has no dma-buf (CONFIG_DMA_SHARED_BUFFER)");
-	return false;
-}
-
-/* dma-buf's begin or end of CPU access (DMA_BUF_SYNC_*). */
-static int dmabuf_sync(int buf, __u64 flags)
-{
-	struct dma_buf_sync sync = { .flags = flags };
-
-	return ioctl(buf, DMA_BUF_IOCTL_SYNC, &sync);
-}
 
 /* The value of "@key:\t" in /proc/self/fdinfo/@fd, or "" without one. */
 static void fdinfo_value(int fd, const char *key, char *out, size_t len)
@@ -315,8 +286,10 @@ TEST(dmabuf_bufinfo)
 
 	if (!need_dmabuf(fd))
 		return;
-	if (getuid() != 0 || access("/sys/kernel/debug/dma_buf", F_OK)) {
-		skip("needs root and debugfs");
+	if (!need_root())
+		return;
+	if (access("/sys/kernel/debug/dma_buf", F_OK)) {
+		skip("no /sys/kernel/debug/dma_buf (CONFIG_DEBUG_FS)");
 		return;
 	}
 	buf = export_window(fd, off, page_size, 0);
@@ -500,221 +473,6 @@ TEST(dmabuf_vgem)
 	EXPECT_EQ(close(card), 0);
 }
 
-/* ---- Import: memdriver's second device reads a buffer by DMA ---- */
-
-/* The importing device: memdriver1 beside memdriver0 where it exists. */
-static int open_importer(struct memdriver_info *iinfo)
-{
-	const char *path = dev_path;
-	int ifd;
-
-	if (!strcmp(dev_path, "/dev/memdriver0") && !access("/dev/memdriver1", F_OK))
-		path = "/dev/memdriver1";
-	ifd = open(path, O_RDWR);
-	if (ifd >= 0 && get_info(ifd, iinfo)) {
-		close(ifd);
-		return -1;
-	}
-	return ifd;
-}
-
-static int import_buf(int ifd, int buf, __u64 *size)
-{
-	struct memdriver_dmabuf_import req = { .fd = buf };
-	int ret = ioctl(ifd, MEM_IOCTL_IMPORT_DMABUF, &req);
-
-	if (size)
-		*size = req.size;
-	return ret;
-}
-
-/*
- * Who copies from an import where the guest says (MEMDRIVER_EXPECT_ENGINE):
- * the engine, with the CPU for partial lines at the edges; 0 if unknown.
- */
-static __u32 import_engine_want(bool edges)
-{
-	int exp = expect_engine();
-
-	if (exp < 0)
-		return 0;
-	if (exp && info.dma_engine_mode != MEMDRIVER_DMA_MODE_CPU)
-		return edges ? MEMDRIVER_DMA_ENGINE_MIXED : MEMDRIVER_DMA_ENGINE_DMAENGINE;
-	return MEMDRIVER_DMA_ENGINE_CPU;
-}
-
-/* The exported region; the copy goes to another region of the importer. */
-struct dmabuf_import_variant {
-	const char *name;
-	int region;
-};
-
-static const struct dmabuf_import_variant dmabuf_import_variants[] = {
-	{ "kmalloc", MEMDRIVER_REGION_KMALLOC },
-	{ "vmalloc", MEMDRIVER_REGION_VMALLOC },
-	{ "pages", MEMDRIVER_REGION_PAGES },
-};
-
-/*
- * A window exported by this device, imported by the second (or by this
- * one), and copied from by MEM_IOCTL_DMA_COPY: by the engine where there is
- * one, through the DMA addresses the exporter mapped at import time. The
- * bytes are written through the buffer's mapping after that, so only the
- * exporter's end_cpu_access (DMA_BUF_IOCTL_SYNC) makes the device see them:
- * a bounce buffer under swiotlb=force, the caches on a Pi.
- */
-TEST_VARIANTS(dmabuf_import)
-{
-	int r = variant->region, ifd, buf;
-	int rd = r == MEMDRIVER_REGION_PAGES ? MEMDRIVER_REGION_VMALLOC :
-					       MEMDRIVER_REGION_PAGES;
-	__u32 engine = 0, flags = MEMDRIVER_DMA_COPY_FROM_IMPORT, want;
-	__u64 off = region_off(r), len = 4 * page_size, dst, size = 0;
-	struct memdriver_info ii;
-	__u8 *map, *back;
-
-	if (!need_dmabuf(fd))
-		return;
-	ifd = open_importer(&ii);
-	ASSERT_GE(ifd, 0);
-	dst = ii.regions[rd].offset;
-	if (len > region_size(r))
-		len = region_size(r);
-	if (len > ii.regions[rd].size)
-		len = ii.regions[rd].size;
-	/* dma_engine=engine without an engine: every copy but the CPU's fails. */
-	if (dma_engine_missing())
-		flags |= MEMDRIVER_DMA_COPY_CPU;
-	write_pattern(fd, off, len, 400 + r);
-	buf = export_window(fd, off, len, MEMDRIVER_DMABUF_RDWR);
-	ASSERT_GE(buf, 0);
-	ASSERT_EQ(import_buf(ifd, buf, &size), 0);
-	EXPECT_EQ(size, len);
-	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
-	ASSERT_TRUE(map != MAP_FAILED);
-	EXPECT_EQ(dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE), 0);
-	fill_pattern(map, len, off, 410 + r);
-	EXPECT_EQ(dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE), 0);
-
-	back = xmalloc(len);
-	if (dma_engine_missing())
-		EXPECT_ERRNO(dma_copy_flags(ifd, 0, dst, len,
-					    MEMDRIVER_DMA_COPY_FROM_IMPORT, NULL), ENODEV);
-	ASSERT_EQ(dma_copy_flags(ifd, 0, dst, len, flags, &engine), 0);
-	EXPECT_EQ(pread(ifd, back, len, dst), len);
-	EXPECT_EQ(check_pattern(back, len, off, 410 + r), -1);
-	want = dma_engine_missing() ? MEMDRIVER_DMA_ENGINE_CPU : import_engine_want(false);
-	if (want)
-		EXPECT_EQ(engine, want);
-
-	/* Partial lines at both edges, the two windows word-aligned alike. */
-	write_pattern(ifd, dst, len, 420 + r);
-	ASSERT_EQ(dma_copy_flags(ifd, 12, dst + 4, len - 37, flags, &engine), 0);
-	EXPECT_EQ(pread(ifd, back, len, dst), len);
-	EXPECT_EQ(check_pattern(back, 4, dst, 420 + r), -1);
-	EXPECT_EQ(check_pattern(back + 4, len - 37, off + 12, 410 + r), -1);
-	EXPECT_EQ(check_pattern(back + len - 33, 33, dst + len - 33, 420 + r), -1);
-	want = dma_engine_missing() ? MEMDRIVER_DMA_ENGINE_CPU : import_engine_want(true);
-	if (want)
-		EXPECT_EQ(engine, want);
-
-	/* The import outlives the buffer's fd and mapping. */
-	EXPECT_EQ(munmap(map, len), 0);
-	EXPECT_EQ(close(buf), 0);
-	write_pattern(fd, off, len, 430 + r);
-	write_pattern(ifd, dst, len, 440 + r);
-	ASSERT_EQ(dma_copy_flags(ifd, 0, dst, len, flags | MEMDRIVER_DMA_COPY_CPU,
-				 &engine), 0);
-	EXPECT_EQ(engine, MEMDRIVER_DMA_ENGINE_CPU);
-	EXPECT_EQ(pread(ifd, back, len, dst), len);
-	EXPECT_EQ(check_pattern(back, len, off, 430 + r), -1);
-	/* Dropped: no source any more. */
-	EXPECT_EQ(import_buf(ifd, -1, NULL), 0);
-	EXPECT_ERRNO(dma_copy_flags(ifd, 0, dst, len, flags, NULL), ENOENT);
-	EXPECT_EQ(close(ifd), 0);
-	free(back);
-}
-
-/* What an import refuses, and one per fd. */
-TEST(dmabuf_import_errors)
-{
-	__u64 vm = region_off(MEMDRIVER_REGION_VMALLOC), dst, size = 0;
-	const __u32 from = MEMDRIVER_DMA_COPY_FROM_IMPORT | MEMDRIVER_DMA_COPY_CPU;
-	struct memdriver_dmabuf_import req = { .fd = -1, .flags = 1 };
-	int ifd, ro, self, buf, nul, gone;
-	struct memdriver_info ii;
-	__u8 *back;
-
-	if (!need_dmabuf(fd))
-		return;
-	ifd = open_importer(&ii);
-	ASSERT_GE(ifd, 0);
-	dst = ii.regions[MEMDRIVER_REGION_PAGES].offset;
-	EXPECT_ERRNO(dma_copy_flags(ifd, 0, dst, page_size, from, NULL), ENOENT);
-	EXPECT_EQ(import_buf(ifd, -1, NULL), 0);
-	/* A memdriver fd and /dev/null are no dma-bufs; a closed fd is none. */
-	EXPECT_ERRNO(import_buf(ifd, fd, NULL), EINVAL);
-	nul = open("/dev/null", O_RDONLY);
-	ASSERT_GE(nul, 0);
-	EXPECT_ERRNO(import_buf(ifd, nul, NULL), EINVAL);
-	gone = dup(nul);
-	EXPECT_EQ(close(gone), 0);
-	EXPECT_ERRNO(import_buf(ifd, gone, NULL), EBADF);
-	EXPECT_EQ(close(nul), 0);
-	EXPECT_ERRNO(ioctl(ifd, MEM_IOCTL_IMPORT_DMABUF, &req), EINVAL);
-	EXPECT_ERRNO(ioctl(ifd, MEM_IOCTL_IMPORT_DMABUF, unmapped_address()), EFAULT);
-
-	/* A read-only buffer will do, as devices only read an import... */
-	write_pattern(fd, vm, 2 * page_size, 450);
-	buf = export_window(fd, vm, 2 * page_size, 0);
-	ASSERT_GE(buf, 0);
-	/* ... but an fd that cannot write imports nothing. */
-	ro = open_dev_mode(O_RDONLY);
-	EXPECT_ERRNO(import_buf(ro, buf, NULL), EBADF);
-	EXPECT_EQ(close(ro), 0);
-	ASSERT_EQ(import_buf(ifd, buf, &size), 0);
-	EXPECT_EQ(size, 2 * page_size);
-	EXPECT_ERRNO(import_buf(ifd, buf, NULL), EBUSY);
-	/* Windows of the import, then of the device. */
-	EXPECT_ERRNO(dma_copy_flags(ifd, 0, dst, 0, from, NULL), EINVAL);
-	EXPECT_ERRNO(dma_copy_flags(ifd, 2 * page_size, dst, 1, from, NULL), EINVAL);
-	EXPECT_ERRNO(dma_copy_flags(ifd, page_size, dst, page_size + 1, from, NULL),
-		     EINVAL);
-	EXPECT_ERRNO(dma_copy_flags(ifd, page_size, dst, -(__u64)page_size, from, NULL),
-		     EINVAL);
-	EXPECT_ERRNO(dma_copy_flags(ifd, 0, ii.total_size, 1, from, NULL), EINVAL);
-	EXPECT_ERRNO(dma_copy_flags(ifd, 0, dst, page_size, from | 0x4, NULL), EINVAL);
-	back = xmalloc(page_size);
-	ASSERT_EQ(dma_copy_flags(ifd, page_size, dst, page_size, from, NULL), 0);
-	EXPECT_EQ(pread(ifd, back, page_size, dst), page_size);
-	EXPECT_EQ(check_pattern(back, page_size, vm + page_size, 450), -1);
-	/*
-	 * Another fd, of the exporting device itself, imports it too. Its
-	 * import is then the device's own bytes: a copy from it into lines it
-	 * shares with the destination is refused, as between two windows.
-	 */
-	self = open_dev_mode(O_RDWR);
-	ASSERT_EQ(import_buf(self, buf, NULL), 0);
-	EXPECT_ERRNO(dma_copy_flags(self, page_size, vm + page_size, page_size, from, NULL),
-		     EINVAL);
-	EXPECT_ERRNO(dma_copy_flags(self, 0, vm + 1, 1, from, NULL), EINVAL);
-	EXPECT_ERRNO(dma_copy_flags(self, 0, vm + page_size - 1, page_size, from, NULL),
-		     EINVAL);
-	EXPECT_EQ(pread(self, back, page_size, vm), page_size);
-	EXPECT_EQ(check_pattern(back, page_size, vm, 450), -1);
-	ASSERT_EQ(dma_copy_flags(self, 0, vm + page_size, page_size, from, NULL), 0);
-	EXPECT_EQ(pread(self, back, page_size, vm + page_size), page_size);
-	EXPECT_EQ(check_pattern(back, page_size, vm, 450), -1);
-	EXPECT_EQ(close(self), 0);
-	EXPECT_EQ(close(buf), 0);
-	/*
-	 * Closing an fd drops its import: one left behind would pin the module
-	 * (the buffer is memdriver's), and the section's rmmod would fail.
-	 */
-	EXPECT_EQ(close(ifd), 0);
-	free(back);
-}
-
 const struct test_case dmabuf_cases[] = {
 	CASE_VARIANTS(dmabuf_export),
 	CASE(dmabuf_window),
@@ -723,8 +481,6 @@ const struct test_case dmabuf_cases[] = {
 	CASE(dmabuf_close_orders),
 	CASE(dmabuf_bufinfo),
 	CASE(dmabuf_vgem),
-	CASE_VARIANTS(dmabuf_import),
-	CASE(dmabuf_import_errors),
 	{}
 };
 

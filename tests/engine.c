@@ -13,12 +13,18 @@
 /* Whether the copies go to the test engine and its faults can be set. */
 static bool testdma_usable(void)
 {
-	if (getuid() != 0 || access(TESTDMA_PARAMS "fault", W_OK) ||
-	    strcmp(info.dma_device, "memdriver-testdma") ||
-	    info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU) {
-		skip("no test DMA engine (tests/testdma/) behind the copies, or not root");
+	if (!need_root())
+		return false;
+	if (access(TESTDMA_PARAMS "fault", W_OK)) {
+		skip("no test DMA engine loaded (tests/testdma/)");
 		return false;
 	}
+	if (info.dma_engine_mode == MEMDRIVER_DMA_MODE_CPU) {
+		skip_load("dma_engine=cpu: no copy goes to an engine");
+		return false;
+	}
+	/* Loaded, it is the channel memdriver found (suite.sh loads it first). */
+	ASSERT_STREQ(info.dma_device, "memdriver-testdma");
 	return true;
 }
 
@@ -222,9 +228,9 @@ TEST(engine_killed)
 }
 
 const struct test_case engine_cases[] = {
-	CASE_VARIANTS(engine_failed),
-	CASE(engine_hang),
-	CASE_VARIANTS(engine_slow),
-	CASE(engine_killed),
+	CASE_VARIANTS_TEARDOWN(engine_failed, disarm_faults),
+	CASE_TEARDOWN(engine_hang, disarm_faults),
+	CASE_VARIANTS_TEARDOWN(engine_slow, disarm_faults),
+	CASE_TEARDOWN(engine_killed, disarm_faults),
 	{ }
 };

@@ -59,6 +59,8 @@ static struct {
 	bool dmabuf;		/* the kernel has dma-buf */
 	/* Copies from an import: done, and refused for sharing a line. */
 	unsigned int import_copies, import_overlaps;
+	/* Results compared with the model, and bytes among them. */
+	unsigned long checks, bytes_checked;
 	unsigned int base_total;	/* live objects before we started */
 	unsigned int live;		/* objects we own */
 	unsigned int next_file;
@@ -111,6 +113,7 @@ static void fz_check(const char *what, long long ret, long long want)
 {
 	int err = errno;
 
+	fz.checks++;
 	if (want < 0) {
 		if (ret != -1 || err != -want)
 			fz_fail(what, ret == -1 ? -err : ret, want);
@@ -123,6 +126,8 @@ static void fz_bytes_match(const char *what, const __u8 *got, __u64 off, size_t 
 {
 	size_t i;
 
+	fz.checks++;
+	fz.bytes_checked += len;
 	for (i = 0; i < len; i++)
 		if (got[i] != fz.bytes[off + i]) {
 			printf("# fuzz: first difference at device offset %#llx\n",
@@ -936,7 +941,17 @@ int run_fuzz(unsigned long long seed, unsigned long ops)
 	close(fd);
 	free(fz.bytes);
 	free(fz.scratch);
-	ktap_result(&fz.k, KTAP_PASS, NULL, "fuzz");
+	/*
+	 * Every mismatch ended the run already; a pass also needs the run to
+	 * have compared something: each operation at least one result.
+	 */
+	case_begin();
+	EXPECT_EQ(fz.op, ops);
+	EXPECT_GT(ops, 0);
+	EXPECT_GE(fz.checks, ops / 2);
+	EXPECT_GE(fz.bytes_checked, info.total_size);
+	ktap_case_result(&fz.k, "fuzz: %lu results and %lu bytes compared with the model",
+			 fz.checks, fz.bytes_checked);
 	printf("# fuzz: %lu operations matched the model (import: %u copies, %u overlapping)\n",
 	       ops, fz.import_copies, fz.import_overlaps);
 	return ktap_end(&fz.k);

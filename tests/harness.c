@@ -53,6 +53,11 @@ void skip(const char *why)
 	snprintf(state->skip, sizeof(state->skip), "%s", why);
 }
 
+void skip_load(const char *why)
+{
+	snprintf(state->skip, sizeof(state->skip), SKIP_LOAD_PREFIX "%s", why);
+}
+
 void harness_fail(const char *file, int line, bool fatal, const char *fmt, ...)
 {
 	char *copy = strdup(file);
@@ -268,6 +273,8 @@ static void run_one(struct ktap *k, const struct test_case *c, size_t v,
 	setpgid(pid, pid);
 	t0 = time(NULL);
 	status = wait_case(pid, secs, &timed_out);
+	if (c->teardown)
+		c->teardown();
 	took = time(NULL) - t0;
 	/* What a limit of its own would need to cover. */
 	if (took >= 10)

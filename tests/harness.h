@@ -33,12 +33,19 @@ struct test_case {
 	const void *variants;	/* entries that begin with a const char *name */
 	size_t variant_size, nr_variants;
 	unsigned int timeout;	/* seconds; 0 for HARNESS_TIMEOUT */
+	/*
+	 * Run by the harness once the case's process group is gone, however
+	 * it ended (a failed ASSERT, a signal, its time limit): puts back
+	 * what the case may have armed, as FIXTURE_TEARDOWN does.
+	 */
+	void (*teardown)(void);
 };
 
 /* A case gets a fresh O_RDWR fd on the device, closed when it returns. */
 #define TEST(name) static void test_##name(int fd)
 #define CASE(id) { .name = #id, .run = test_##id }
 #define CASE_TIMEOUT(id, secs) { .name = #id, .run = test_##id, .timeout = (secs) }
+#define CASE_TEARDOWN(id, fn) { .name = #id, .run = test_##id, .teardown = (fn) }
 
 /*
  * A case run once for each entry of the table id##_variants[], of struct
@@ -56,6 +63,10 @@ struct test_case {
 	.name = #id, .run_variant = test_##id##_thunk,		\
 	.variants = id##_variants, .variant_size = sizeof(id##_variants[0]), \
 	.nr_variants = ARRAY_SIZE(id##_variants) }
+#define CASE_VARIANTS_TEARDOWN(id, fn) {				\
+	.name = #id, .run_variant = test_##id##_thunk,		\
+	.variants = id##_variants, .variant_size = sizeof(id##_variants[0]), \
+	.nr_variants = ARRAY_SIZE(id##_variants), .teardown = (fn) }
 
 /* ---- KTAP output: one printer for every mode ---- */
 
@@ -82,7 +93,18 @@ int ktap_end(struct ktap *k);
 void case_begin(void);
 bool case_failed(void);
 void case_fail(void);
+/*
+ * The case cannot run because the kernel or the guest lacks something: a
+ * skip, which each guest's scenario must declare (scripts/scenarios/).
+ */
 void skip(const char *why);
+/*
+ * The case does not apply to this load of the module (its parameters,
+ * --fresh): "# SKIP not for this load: WHY", which no scenario declares;
+ * the guest must run the case in another of its sections instead.
+ */
+#define SKIP_LOAD_PREFIX "not for this load: "
+void skip_load(const char *why);
 
 /*
  * Runs @n cases, each in a child of its own, and prints their KTAP lines;
@@ -161,6 +183,7 @@ void harness_memeq(const char *file, int line, bool fatal, const char *a_text,
 
 #define ASSERT_EQ(a, b)		__CMP(a, ==, b, true)
 #define ASSERT_NE(a, b)		__CMP(a, !=, b, true)
+#define ASSERT_STREQ(a, b)	__STR(a, b, false, true)
 #define ASSERT_LT(a, b)		__CMP(a, <, b, true)
 #define ASSERT_LE(a, b)		__CMP(a, <=, b, true)
 #define ASSERT_GT(a, b)		__CMP(a, >, b, true)

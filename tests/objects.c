@@ -135,7 +135,7 @@ static bool caps_fillable(const struct memdriver_info *now)
 
 	if (now->max_objects > CAP_TEST_LIMIT || now->max_objects_per_fd > CAP_TEST_LIMIT ||
 	    room / now->max_objects_per_fd + 1 >= 64) {
-		skip("caps too large to fill here");
+		skip_load("caps too large to fill here");
 		return false;
 	}
 	return true;
@@ -232,7 +232,7 @@ TEST(object_quota_race)
 
 	room = now.max_objects - now.objects_total;
 	if (now.max_objects > CAP_TEST_LIMIT || room < per_fd + 2) {
-		skip("caps too large to fill here, or no room beyond one fd's");
+		skip_load("caps too large to fill here, or no room beyond one fd's");
 		return;
 	}
 	rest = room - per_fd - 1;

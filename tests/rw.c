@@ -10,7 +10,7 @@ TEST(zeroed_at_load)
 	__u64 i;
 
 	if (!fresh_load) {
-		skip("needs --fresh (a just-loaded module)");
+		skip_load("needs --fresh (a just-loaded module)");
 		return;
 	}
 	buf = xmalloc(info.total_size);

@@ -227,7 +227,8 @@ int run_stress(int procs, int threads, int rounds)
 	if (workers < 1 || workers > STRESS_MAX_WORKERS || !slice ||
 	    before.max_objects_per_fd < (unsigned int)workers * STRESS_MAX_LIVE ||
 	    before.max_objects - before.objects_total < (unsigned int)workers * STRESS_MAX_LIVE) {
-		ktap_result(&k, KTAP_SKIP, "vmalloc region or object caps too small", "stress");
+		ktap_result(&k, KTAP_SKIP,
+			    SKIP_LOAD_PREFIX "vmalloc region or object caps too small", "stress");
 		return 0;
 	}
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,

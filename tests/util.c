@@ -7,6 +7,7 @@
 
 #include <libgen.h>
 #include <sys/utsname.h>
+#include <linux/dma-buf.h>
 
 const char *dev_path = "/dev/memdriver0";
 bool fresh_load;
@@ -392,12 +393,59 @@ bool read_objects_view(struct objects_view *v)
 	return true;
 }
 
+/*
+ * The teardown of every case that arms a fault (harness.h's .teardown):
+ * memdriver's debugfs knobs, fail_function on memdriver_dma_map, the test
+ * engine's fault, each put back to its default where a case left it
+ * otherwise, however the case ended. Only then: a dma_provider_lacks
+ * write lets go of the channel. What does not exist is left alone.
+ */
+void disarm_faults(void)
+{
+	static const char *const defaults[][3] = {
+		/* file, what it reads when disarmed, what disarms it */
+		{ "/sys/kernel/debug/memdriver/dma_fault", "none", "none" },
+		{ "/sys/kernel/debug/memdriver/dma_provider_lacks", "none", "none" },
+		{ "/sys/kernel/debug/fail_function/inject", "", "!memdriver_dma_map" },
+		{ "/sys/module/memdriver_testdma/parameters/fault", "none", "none" },
+		{ "/sys/module/memdriver_testdma/parameters/slow_ms", "3000", "3000" },
+	};
+	char now[256];
+	size_t i;
+
+	if (getuid() != 0)
+		return;
+	for (i = 0; i < ARRAY_SIZE(defaults); i++) {
+		if (access(defaults[i][0], W_OK))
+			continue;
+		read_text(defaults[i][0], now, sizeof(now));
+		now[strcspn(now, "\n")] = '\0';
+		if (!strcmp(now, defaults[i][1]))
+			continue;
+		printf("# teardown: %s was \"%s\": writing \"%s\"\n", defaults[i][0], now,
+		       defaults[i][2]);
+		if (!write_text(defaults[i][0], defaults[i][2]))
+			printf("# teardown: %s: %s\n", defaults[i][0], strerror(errno));
+	}
+}
+
+/* Root, or a skip: the system guest runs the suite as its user. */
+bool need_root(void)
+{
+	if (getuid() == 0)
+		return true;
+	skip("needs root");
+	return false;
+}
+
 bool need_debugfs(void)
 {
 	char path[256];
 
-	if (getuid() != 0 || !debugfs_mounted()) {
-		skip("needs root and debugfs");
+	if (!need_root())
+		return false;
+	if (!debugfs_mounted()) {
+		skip("no debugfs mounted (CONFIG_DEBUG_FS)");
 		return false;
 	}
 	debugfs_path(path, sizeof(path), "regions");
@@ -453,4 +501,33 @@ bool kernel_at_least(int major, int minor)
 	if (sscanf(u.release, "%d.%d", &ma, &mi) != 2)
 		harness_fail(__FILE__, __LINE__, true, "a kernel release: %s", u.release);
 	return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * Export works, or the kernel has no dma-buf and the case is skipped. The
+ * module's EOPNOTSUPP alone is not believed where the kernel has it.
+ */
+bool need_dmabuf(int dev)
+{
+	int has = kernel_has_symbol(" dma_buf_export\n");
+	int buf = export_window(dev, region_off(MEMDRIVER_REGION_VMALLOC),
+				page_size, 0);
+
+	if (buf >= 0) {
+		close(buf);
+		EXPECT_NE(has, 0);
+		return true;
+	}
+	EXPECT_EQ(errno, EOPNOTSUPP);
+	EXPECT_NE(has, 1);
+	skip("the kernel has no dma-buf (CONFIG_DMA_SHARED_BUFFER)");
+	return false;
+}
+
+/* dma-buf's begin or end of CPU access (DMA_BUF_SYNC_*). */
+int dmabuf_sync(int buf, __u64 flags)
+{
+	struct dma_buf_sync sync = { .flags = flags };
+
+	return ioctl(buf, DMA_BUF_IOCTL_SYNC, &sync);
 }

@@ -82,9 +82,13 @@ void *map_region_window(int fd, __u64 off, size_t len);
 void debugfs_path(char *buf, size_t len, const char *file);
 bool read_region_views(struct region_view *v);
 bool read_objects_view(struct objects_view *v);
+void disarm_faults(void);
+bool need_root(void);
 bool need_debugfs(void);
 bool module_loaded(void);
 int export_window(int dev, __u64 off, __u64 len, __u32 flags);
+bool need_dmabuf(int dev);
+int dmabuf_sync(int buf, __u64 flags);
 int kernel_has_symbol(const char *tail);
 bool kernel_at_least(int major, int minor);
 
@@ -94,7 +98,8 @@ bool kernel_at_least(int major, int minor);
  */
 extern const struct test_case info_cases[], rw_cases[], objects_cases[],
 	mmap_cases[], access_cases[], concurrency_cases[], device_cases[],
-	debugfs_cases[], dma_cases[], dmabuf_cases[], uring_cases[],
+	debugfs_cases[], dma_cases[], dmabuf_cases[], import_cases[],
+	uring_cases[],
 	odirect_cases[], tutorial_cases[], engine_cases[];
 
 /* ---- The other modes ---- */

@@ -197,13 +197,13 @@ section_kunit() {
 # dma_engine mode. Each case asserts who copied (memdriver_test
 # dma_engine_for()), byte for byte; MEMDRIVER_EXPECT_ENGINE says whether
 # that must be an engine.
-DMA_CASES="dma_copy dma_engine_info dma_engine_info_sysfs dma_engine_info_v1 dma_engine_pairs dmabuf_import dma_engine_lengths dma_engine_threads dma_engine_faults dma_engine_faults_threads dma_one_line dma_one_line_busy dma_engine_kill_waiter dma_engine_kill_holder dma_engine_refused dma_engine_refused_recovers dma_map_failure"
+DMA_CASES="dma_copy dma_engine_info dma_engine_info_sysfs dma_engine_info_v1 dma_engine_pairs dmabuf_import dmabuf_import_foreign dma_engine_lengths dma_engine_threads dma_engine_faults dma_engine_faults_threads dma_one_line dma_one_line_busy dma_engine_kill_waiter dma_engine_kill_holder dma_engine_refused dma_engine_refused_recovers dma_map_failure"
 # With the test DMA engine behind the copies: its own faults (an error, a
 # residue, a descriptor that never completes, a slow one, a kill while one
 # hangs), no memdriver knob involved (tests/engine.c).
 TESTDMA_CASES="engine_failed engine_hang engine_slow engine_killed"
 # A mode that copies as auto did: that it is the mode in force and copies.
-DMA_MODE_CASES="dma_copy dma_engine_info dma_engine_info_sysfs dmabuf_import"
+DMA_MODE_CASES="dma_copy dma_engine_info dma_engine_info_sysfs dmabuf_import dmabuf_import_foreign"
 dma_cases() { # label program [cases]
 	for c in ${3:-$DMA_CASES}; do
 		check "$1: $c" nested "$2" test "$c"
@@ -216,8 +216,8 @@ chan_cycles() {
 	i=0 held='' leaked=''
 	while [ $i -le "$nchan" ]; do
 		insmod $KO || leaked="$leaked insmod#$i"
-		# Its cases count in the dma section; here only the channel.
-		/memdriver_test test dma_copy >/dev/null 2>&1
+		# Its results count in the dma section; here its status and the channel.
+		/memdriver_test test dma_copy >/dev/null 2>&1 || leaked="$leaked copy#$i"
 		chan=$(sysfs dma_engine | awk '$1 == "dmaengine" && $4 == "held" { print $2 }')
 		[ -n "$chan" ] || leaked="$leaked not-held#$i"
 		rmmod memdriver || leaked="$leaked rmmod#$i"
