@@ -16,6 +16,9 @@ set -euo pipefail
 HOST_PKGS="make gcc libc6-dev qemu-system-data busybox-static sparse cpio bc
  flex bison libelf-dev xz-utils dpkg-dev kmod perl ca-certificates dwarves
  ccache dkms udev psmisc"
+# clang: memdriver_test must build with it too (tests/harness.h's format
+# attributes), as a newer Pi OS's compiler might be.
+HOST_PKGS+=" clang"
 # The Debian packages (make deb): dpkg-buildpackage wants build-essential;
 # no fakeroot, since debian/control says Rules-Requires-Root: no.
 HOST_PKGS+=" build-essential debhelper dh-dkms lintian"

@@ -86,6 +86,11 @@ void ktap_plan(struct ktap *k, int planned)
 	printf("KTAP version 1\n1..%d\n", planned);
 }
 
+/* vprintf()'s format is the caller's, checked where it is written. */
+static void ktap_vresult(struct ktap *k, enum ktap_verdict v, const char *why,
+			 const char *fmt, va_list ap) __attribute__
+	((format(printf, 4, 0)));
+
 static void ktap_vresult(struct ktap *k, enum ktap_verdict v, const char *why,
 			 const char *fmt, va_list ap)
 {

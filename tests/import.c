@@ -53,6 +53,37 @@ static __u32 import_engine_want(bool edges)
 	return MEMDRIVER_DMA_ENGINE_CPU;
 }
 
+/*
+ * Copy all of @ifd's import to @dst, then all but its edges (from byte 12
+ * to 4 bytes into the window, 37 short: partial lines at both ends), each
+ * checked byte for byte against the import's pattern @seed (its offset 0
+ * at @pos), the bytes beside against @dst_seed, and who copied.
+ */
+static void copy_import_checked(int ifd, __u64 dst, __u64 len, __u32 flags,
+				__u64 pos, unsigned int seed, unsigned int dst_seed)
+{
+	bool cpu = dma_engine_missing() || (flags & MEMDRIVER_DMA_COPY_CPU);
+	__u8 *back = xmalloc(len);
+	__u32 engine = 0;
+
+	write_pattern(ifd, dst, len, dst_seed);
+	ASSERT_EQ(dma_copy_flags(ifd, 0, dst, len, flags, &engine), 0);
+	EXPECT_EQ(pread(ifd, back, len, dst), len);
+	EXPECT_EQ(check_pattern(back, len, pos, seed), -1);
+	if (cpu || import_engine_want(false))
+		EXPECT_EQ(engine, cpu ? MEMDRIVER_DMA_ENGINE_CPU : import_engine_want(false));
+
+	write_pattern(ifd, dst, len, dst_seed);
+	ASSERT_EQ(dma_copy_flags(ifd, 12, dst + 4, len - 37, flags, &engine), 0);
+	EXPECT_EQ(pread(ifd, back, len, dst), len);
+	EXPECT_EQ(check_pattern(back, 4, dst, dst_seed), -1);
+	EXPECT_EQ(check_pattern(back + 4, len - 37, pos + 12, seed), -1);
+	EXPECT_EQ(check_pattern(back + len - 33, 33, dst + len - 33, dst_seed), -1);
+	if (cpu || import_engine_want(true))
+		EXPECT_EQ(engine, cpu ? MEMDRIVER_DMA_ENGINE_CPU : import_engine_want(true));
+	free(back);
+}
+
 /* The exported region; the copy goes to another region of the importer. */
 struct dmabuf_import_variant {
 	const char *name;
@@ -78,7 +109,7 @@ TEST_VARIANTS(dmabuf_import)
 	int r = variant->region, ifd, buf;
 	int rd = r == MEMDRIVER_REGION_PAGES ? MEMDRIVER_REGION_VMALLOC :
 					       MEMDRIVER_REGION_PAGES;
-	__u32 engine = 0, flags = MEMDRIVER_DMA_COPY_FROM_IMPORT, want;
+	__u32 engine = 0, flags = MEMDRIVER_DMA_COPY_FROM_IMPORT;
 	__u64 off = region_off(r), len = 4 * page_size, dst, size = 0;
 	struct memdriver_info ii;
 	__u8 *map, *back;
@@ -110,23 +141,7 @@ TEST_VARIANTS(dmabuf_import)
 	if (dma_engine_missing())
 		EXPECT_ERRNO(dma_copy_flags(ifd, 0, dst, len,
 					    MEMDRIVER_DMA_COPY_FROM_IMPORT, NULL), ENODEV);
-	ASSERT_EQ(dma_copy_flags(ifd, 0, dst, len, flags, &engine), 0);
-	EXPECT_EQ(pread(ifd, back, len, dst), len);
-	EXPECT_EQ(check_pattern(back, len, off, 410 + r), -1);
-	want = dma_engine_missing() ? MEMDRIVER_DMA_ENGINE_CPU : import_engine_want(false);
-	if (want)
-		EXPECT_EQ(engine, want);
-
-	/* Partial lines at both edges, the two windows word-aligned alike. */
-	write_pattern(ifd, dst, len, 420 + r);
-	ASSERT_EQ(dma_copy_flags(ifd, 12, dst + 4, len - 37, flags, &engine), 0);
-	EXPECT_EQ(pread(ifd, back, len, dst), len);
-	EXPECT_EQ(check_pattern(back, 4, dst, 420 + r), -1);
-	EXPECT_EQ(check_pattern(back + 4, len - 37, off + 12, 410 + r), -1);
-	EXPECT_EQ(check_pattern(back + len - 33, 33, dst + len - 33, 420 + r), -1);
-	want = dma_engine_missing() ? MEMDRIVER_DMA_ENGINE_CPU : import_engine_want(true);
-	if (want)
-		EXPECT_EQ(engine, want);
+	copy_import_checked(ifd, dst, len, flags, off, 410 + r, 420 + r);
 
 	/*
 	 * This device's engine writes the exported window; a copy from the
@@ -359,7 +374,7 @@ TEST_VARIANTS(dmabuf_import_foreign)
 {
 	enum foreign_exporter kind = variant->kind;
 	__u64 len = 65536, dst = region_off(MEMDRIVER_REGION_VMALLOC), size = 0;
-	__u32 engine = 0, flags = MEMDRIVER_DMA_COPY_FROM_IMPORT, want;
+	__u32 engine = 0, flags = MEMDRIVER_DMA_COPY_FROM_IMPORT;
 	const char *why = "";
 	int buf, memfd;
 	__u8 *back;
@@ -388,31 +403,9 @@ TEST_VARIANTS(dmabuf_import_foreign)
 	ASSERT_EQ(import_buf(fd, buf, &size), 0);
 	EXPECT_EQ(size, len);
 	back = xmalloc(len);
-
-	write_pattern(fd, dst, len, 470 + kind);
-	ASSERT_EQ(dma_copy_flags(fd, 0, dst, len, flags, &engine), 0);
-	EXPECT_EQ(pread(fd, back, len, dst), len);
-	EXPECT_EQ(check_pattern(back, len, 0, 460 + kind), -1);
-	want = dma_engine_missing() ? MEMDRIVER_DMA_ENGINE_CPU : import_engine_want(false);
-	if (want)
-		EXPECT_EQ(engine, want);
-
-	write_pattern(fd, dst, len, 470 + kind);
-	ASSERT_EQ(dma_copy_flags(fd, 12, dst + 4, len - 37, flags, &engine), 0);
-	EXPECT_EQ(pread(fd, back, len, dst), len);
-	EXPECT_EQ(check_pattern(back, 4, dst, 470 + kind), -1);
-	EXPECT_EQ(check_pattern(back + 4, len - 37, 12, 460 + kind), -1);
-	EXPECT_EQ(check_pattern(back + len - 33, 33, dst + len - 33, 470 + kind), -1);
-	want = dma_engine_missing() ? MEMDRIVER_DMA_ENGINE_CPU : import_engine_want(true);
-	if (want)
-		EXPECT_EQ(engine, want);
-
-	write_pattern(fd, dst, len, 470 + kind);
-	ASSERT_EQ(dma_copy_flags(fd, 0, dst, len, flags | MEMDRIVER_DMA_COPY_CPU,
-				 &engine), 0);
-	EXPECT_EQ(engine, MEMDRIVER_DMA_ENGINE_CPU);
-	EXPECT_EQ(pread(fd, back, len, dst), len);
-	EXPECT_EQ(check_pattern(back, len, 0, 460 + kind), -1);
+	copy_import_checked(fd, dst, len, flags, 0, 460 + kind, 470 + kind);
+	copy_import_checked(fd, dst, len, flags | MEMDRIVER_DMA_COPY_CPU, 0, 460 + kind,
+			    470 + kind);
 
 	/* Written again by its user: the next copy reads the new bytes. */
 	if (kind != UDMABUF) {
