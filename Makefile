@@ -28,7 +28,10 @@ MOD_DEST := $(MOD_ROOT)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)
 DEPMOD := depmod $(if $(MOD_ROOT),-b $(MOD_ROOT)) $(KVER)
 
 USER_CC ?= $(CROSS_COMPILE)gcc
-USER_CFLAGS ?= -O2 -g -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Werror
+# -Werror only where the test command asks for it (USER_WERROR=-Werror): a
+# newer compiler's new warning must not stop a learner's or a package's build.
+USER_WERROR ?=
+USER_CFLAGS ?= -O2 -g -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 $(USER_WERROR)
 # 64 KiB segment alignment: loadable on 4, 16 and 64 KiB page kernels
 # (the Pi 5 uses 16 KiB; armhf links for 4 KiB by default).
 USER_LDFLAGS ?= -pthread -Wl,-z,max-page-size=0x10000
@@ -38,11 +41,24 @@ USER_STATIC ?= -static
 
 all: modules memdriver_test
 
+# Without the kernel's headers kbuild stops with a bare "No such file or
+# directory": say which package holds them.
+define check_kdir
+	@test -d "$(KDIR)" || { \
+	echo "memdriver: no kernel headers in $(KDIR) (kernel $(KVER))."; \
+	echo "  Install the running kernel's: sudo apt install linux-headers-$(KVER)"; \
+	echo "  (on Raspberry Pi OS also linux-headers-rpi-2712 for kernel_2712, the"; \
+	echo "  Pi 5's, or linux-headers-rpi-v8 for kernel8.img), or name them: make KDIR=..."; \
+	exit 1; } >&2
+endef
+
 modules:
+	$(check_kdir)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 # The test DMA engine (tests/testdma/): for the test guests, never installed.
 testdma:
+	$(check_kdir)
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/testdma modules
 
 # The suite's cases and modes live in tests/, one file a subject.

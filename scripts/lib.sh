@@ -158,7 +158,7 @@ build_user() { # arch dir [32]
 	cc=${CROSS}gcc
 	[ "${3:-}" != 32 ] || cc=$COMPAT_CC
 	stage_sources "$2" "${USER_SOURCES[@]}"
-	make -s -C "$2" USER_CC="$cc" memdriver_test
+	make -s -C "$2" USER_CC="$cc" USER_WERROR=-Werror memdriver_test
 }
 
 # A guest's payload, the initramfs's files on top of busybox: the module,

@@ -133,9 +133,16 @@ build_tools32() { # arch
 
 stage "static checks"
 # clang reads the printf-like calls through their format attributes.
+# A learner without headers is told which package has them.
+if make -s -C "$MEMDRIVER_TOP" KVER=0.0-none modules 2>&1 |
+	grep -q "sudo apt install linux-headers-0.0-none"; then
+	pass "make without the kernel's headers names the package to install"
+else
+	fail "make without the kernel's headers names the package to install"
+fi
 check_quiet "memdriver_test compiles with clang and -Werror (syntax only)" \
 	"$RUN_DIR/user-clang.log" make -s -B -C "$MEMDRIVER_TOP" \
-	USER_CC="clang -fsyntax-only" USER_LDFLAGS= USER_STATIC= memdriver_test
+	USER_CC="clang -fsyntax-only" USER_WERROR=-Werror USER_LDFLAGS= USER_STATIC= memdriver_test
 for arch in amd64 arm64; do
 	arch_facts "$arch"
 	check_quiet "memdriver_test builds for $arch with -Werror" \
