@@ -64,10 +64,14 @@ testdma:
 # The suite's cases and modes live in tests/, one file a subject.
 TEST_SRCS := memdriver_test.c $(wildcard tests/*.c)
 
+# The version's one home is debian/changelog (--version prints it).
+VERSION := $(shell head -n1 debian/changelog 2>/dev/null | cut -d' ' -f2 | tr -d '()')
+
 # CPPFLAGS, CFLAGS and LDFLAGS, if set, come last: a distribution's own
 # (dpkg-buildflags: hardening) on top of the tool's.
 memdriver_test: $(TEST_SRCS) memdriver.h $(wildcard tests/*.h)
-	$(USER_CC) $(USER_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ $(TEST_SRCS) \
+	$(USER_CC) $(USER_CFLAGS) -DMEMDRIVER_VERSION='"$(or $(VERSION),unknown)"' \
+		$(CPPFLAGS) $(CFLAGS) -o $@ $(TEST_SRCS) \
 		$(USER_LDFLAGS) $(USER_STATIC) $(LDFLAGS)
 
 # kbuild skips depmod when the headers lack System.map (Debian's do), so run it

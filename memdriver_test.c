@@ -25,6 +25,10 @@
  */
 #include "tests/util.h"
 
+#ifndef MEMDRIVER_VERSION
+#define MEMDRIVER_VERSION "unknown"
+#endif
+
 /* The suite's order: zeroed_at_load must come before any write. */
 /* The suite's subjects in order, each a file of tests/ with its cases. */
 static const struct {
@@ -47,6 +51,43 @@ static bool case_of_variant(const struct test_case *c, const char *only)
 	return c->nr_variants && strchr(only, '.') && harness_count(c, only);
 }
 
+/* Whether @c is picked by @only (NULL: everything) in subject @g. */
+static bool picks(int g, const struct test_case *c, const char *only)
+{
+	return !only || !strcmp(only, suite[g].subject) || !strcmp(only, c->name) ||
+	       case_of_variant(c, only);
+}
+
+/* How many cases @only picks: a name that picks none is a typo. */
+static int count_picked(const char *only)
+{
+	const struct test_case *c;
+	int g, n = 0;
+
+	for (g = 0; g < (int)ARRAY_SIZE(suite); g++)
+		for (c = suite[g].cases; c->name; c++)
+			n += picks(g, c, only);
+	return n;
+}
+
+/* -l: every subject's cases and variants, as "test" takes them. */
+static int list_cases(void)
+{
+	const struct test_case *c;
+	size_t v;
+	int g;
+
+	for (g = 0; g < (int)ARRAY_SIZE(suite); g++) {
+		printf("%s:\n", suite[g].subject);
+		for (c = suite[g].cases; c->name; c++) {
+			printf("  %s\n", c->name);
+			for (v = 0; v < c->nr_variants; v++)
+				printf("  %s.%s\n", c->name, harness_variant_name(c, v));
+		}
+	}
+	return 0;
+}
+
 /*
  * Every case, or those of one subject, or one case or one variant of it:
  * the plan counts them.
@@ -59,8 +100,7 @@ static int run_suite(const char *only)
 
 	for (g = 0; g < (int)ARRAY_SIZE(suite); g++)
 		for (c = suite[g].cases; c->name; c++) {
-			if (only && strcmp(only, suite[g].subject) &&
-			    strcmp(only, c->name) && !case_of_variant(c, only))
+			if (!picks(g, c, only))
 				continue;
 			if (n == (int)ARRAY_SIZE(run)) {
 				printf("# more than %d cases: raise run[]\n", n);
@@ -68,10 +108,6 @@ static int run_suite(const char *only)
 			}
 			run[n++] = c;
 		}
-	if (only && !n) {
-		printf("# no subject or case named %s\n", only);
-		return 2;
-	}
 	for (g = 0; g < n; g++)
 		planned += harness_count(run[g], only);
 	ktap_plan(&k, planned);
@@ -82,15 +118,23 @@ static int run_suite(const char *only)
 	return ktap_end(&k);
 }
 
+static const char usage[] =
+	"usage: memdriver_test [-d DEVICE] [--fresh] [test [SUBJECT|CASE[.VARIANT]] | tutorial | info |\n"
+	"                      fuzz [--seed N] [--ops N] |\n"
+	"                      bench [--quick] [--runs N] [P1..P7...] |\n"
+	"                      stress [--procs N] [--threads N] [--rounds N] |\n"
+	"                      faults | hold N | dmabuf-unload |\n"
+	"                      load-faults [--stride N] [--offset N] MODULE.ko [PARAMS]]\n"
+	"       memdriver_test -l | --list | -h | --help | --version\n"
+	"Exit status: 0 every case passed, 1 one failed, 2 a usage or set-up error\n"
+	"(the device missing or not permitted).\n"
+	"Environment (memdriver_test(1)): MEMDRIVER_TEST_TIMEOUT_SCALE,\n"
+	"MEMDRIVER_EXPECT_ENGINE, MEMDRIVER_EXPECT_VGEM, MEMDRIVER_EXPECT_BRD.\n";
+
+/* A wrong command line: the usage on stderr, exit 2. */
 void die_usage(void)
 {
-	fprintf(stderr,
-		"usage: memdriver_test [-d DEVICE] [--fresh] [test [SUBJECT|CASE] | tutorial | info |\n"
-		"                      fuzz [--seed N] [--ops N] |\n"
-		"                      bench [--quick] [--runs N] [P1..P7...] |\n"
-		"                      stress [--procs N] [--threads N] [--rounds N] |\n"
-		"                      faults | hold N | dmabuf-unload |\n"
-		"                      load-faults [--stride N] [--offset N] MODULE.ko [PARAMS]]\n");
+	fputs(usage, stderr);
 	exit(2);
 }
 
@@ -116,6 +160,20 @@ int main(int argc, char **argv)
 	int i, fd, procs = 4, threads = 4, rounds = 1000;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* What needs no device, whatever else the line says. */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("memdriver_test %s (UAPI info version %d)\n", MEMDRIVER_VERSION,
+			       MEMDRIVER_INFO_VERSION);
+			return 0;
+		}
+		if (!strcmp(argv[i], "-l") || !strcmp(argv[i], "--list"))
+			return list_cases();
+	}
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-d") && i + 1 < argc)
 			dev_path = argv[++i];
@@ -146,6 +204,12 @@ int main(int argc, char **argv)
 			only = argv[i];
 		else
 			die_usage();
+	}
+	/* A name that picks no case is a typo: said before the device is needed. */
+	if (only && !count_picked(only)) {
+		fprintf(stderr, "memdriver_test: no subject or case named %s (-l lists them)\n",
+			only);
+		return 2;
 	}
 	page_size = sysconf(_SC_PAGESIZE);
 	fd = open_dev();

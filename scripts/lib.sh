@@ -109,7 +109,7 @@ busybox_root() { # dir busybox guest-exit init
 # memdriver.c includes its parts from driver/ (one compilation unit).
 MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h $(cd "$MEMDRIVER_TOP" && echo driver/*)
 	kunit/memdriver_kunit.c)
-USER_SOURCES=(Makefile memdriver.h memdriver_test.c tests)
+USER_SOURCES=(Makefile memdriver.h memdriver_test.c tests debian/changelog)
 # What dkms needs beside them: dkms.conf, which reads the version from
 # debian/changelog.
 DKMS_SOURCES=(dkms.conf debian/changelog)

@@ -150,6 +150,16 @@ for arch in amd64 arm64; do
 	check_quiet "memdriver_test builds 32-bit for $COMPAT_ARCH with -Werror" \
 		"$RUN_DIR/user32-$arch.log" build_tools32 "$arch"
 done
+# The tool and its man page say the same (modes, options, environment),
+# and -l lists the cases without a device.
+check_quiet "memdriver_test --help and memdriver_test(1) name every mode, option and variable" \
+	"$RUN_DIR/usage-check.log" "$MEMDRIVER_TOP/scripts/usage-check.sh" "$RUN_DIR/amd64/memdriver_test"
+if "$RUN_DIR/amd64/memdriver_test" -l -d /nonexistent | grep -qx '  dma_engine_pairs.vmalloc_to_pages' &&
+	! "$RUN_DIR/amd64/memdriver_test" -d /nonexistent test no_such_case 2>/dev/null; then
+	pass "memdriver_test -l lists cases and variants, and a wrong name fails, without a device"
+else
+	fail "memdriver_test -l lists cases and variants, and a wrong name fails, without a device"
+fi
 
 CP=$MEMDRIVER_CACHE/checkpatch/checkpatch.pl
 # LINUX_VERSION_CODE: an out-of-tree module must support several kernels;

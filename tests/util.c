@@ -14,12 +14,31 @@ bool fresh_load;
 long page_size;
 struct memdriver_info info;
 
+/* What to do about a device that cannot be opened, in one line. */
+static const char *open_hint(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENXIO:
+	case ENODEV:
+		return "is the module loaded? sudo modprobe memdriver (or insmod memdriver.ko)";
+	case EACCES:
+	case EPERM:
+		return "run it with sudo, or join the group memdriver (README: the udev rule)";
+	default:
+		return "";
+	}
+}
+
 int open_dev(void)
 {
 	int fd = open(dev_path, O_RDWR);
 
 	if (fd < 0) {
-		printf("# open %s: %s\n", dev_path, strerror(errno));
+		int err = errno;
+
+		printf("# open %s: %s%s%s\n", dev_path, strerror(err),
+		       *open_hint(err) ? ": " : "", open_hint(err));
 		exit(2);
 	}
 	return fd;

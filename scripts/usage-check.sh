@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The tool and its man page say the same: every word memdriver_test.c takes
+# on its command line (a mode or an option) and every environment variable
+# the suite reads must appear in the usage text (memdriver_test --help) and
+# in debian/memdriver_test.1. Prints what is missing where; exits 1 if any.
+# usage: scripts/usage-check.sh <memdriver_test built for this machine>
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ $# = 1 ] || die "usage: $0 <memdriver_test>"
+help=$("$1" --help)
+man=$(sed 's/\\-/-/g' "$MEMDRIVER_TOP/debian/memdriver_test.1")
+words=$(cd "$MEMDRIVER_TOP" && {
+	grep -ho 'strcmp(argv\[[0-9a-z]*\], "[^"]*")' memdriver_test.c tests/*.c |
+		sed 's/.*"\(.*\)")/\1/'
+	grep -ho 'getenv("[A-Z_]*")' memdriver_test.c tests/*.c | sed 's/.*"\(.*\)")/\1/'
+} | sort -u)
+missing=0
+for w in $words; do
+	grep -qwF -- "$w" <<<"$help" || { echo "$w: not in the usage text"; missing=1; }
+	grep -qwF -- "$w" <<<"$man" || { echo "$w: not in the man page"; missing=1; }
+done
+[ $missing = 1 ] || echo "# $(wc -w <<<"$words") words and variables in both the usage and the man page"
+exit $missing
