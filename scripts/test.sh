@@ -134,8 +134,8 @@ build_tools32() { # arch
 stage "static checks"
 # clang reads the printf-like calls through their format attributes.
 # A learner without headers is told which package has them.
-if make -s -C "$MEMDRIVER_TOP" KVER=0.0-none modules 2>&1 |
-	grep -q "sudo apt install linux-headers-0.0-none"; then
+no_headers=$(make -s -C "$MEMDRIVER_TOP" KVER=0.0-none modules 2>&1)
+if grep -q "sudo apt install linux-headers-0.0-none" <<<"$no_headers"; then
 	pass "make without the kernel's headers names the package to install"
 else
 	fail "make without the kernel's headers names the package to install"
@@ -154,7 +154,8 @@ done
 # and -l lists the cases without a device.
 check_quiet "memdriver_test --help and memdriver_test(1) name every mode, option and variable" \
 	"$RUN_DIR/usage-check.log" "$MEMDRIVER_TOP/scripts/usage-check.sh" "$RUN_DIR/amd64/memdriver_test"
-if "$RUN_DIR/amd64/memdriver_test" -l -d /nonexistent | grep -qx '  dma_engine_pairs.vmalloc_to_pages' &&
+listed=$("$RUN_DIR/amd64/memdriver_test" -l -d /nonexistent)
+if grep -qx '  dma_engine_pairs.vmalloc_to_pages' <<<"$listed" &&
 	! "$RUN_DIR/amd64/memdriver_test" -d /nonexistent test no_such_case 2>/dev/null; then
 	pass "memdriver_test -l lists cases and variants, and a wrong name fails, without a device"
 else
