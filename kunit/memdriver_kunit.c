@@ -697,33 +697,52 @@ static void check_range_rejects_0_and_above_max(struct kunit *test)
 /*
  * An importer gets a copy of the mapping's DMA segments, without pages,
  * never the table memdriver keeps and syncs: 6.1's and 6.12's dma-buf core
- * scramble the pages of the table an exporter returns (DMABUF_DEBUG). The
- * loaded module's first device (a real one: its DMA is mapped) exports
- * one page of its pages region.
+ * scramble the pages of the table an exporter returns (DMABUF_DEBUG).
+ * The case brings its own page and importer device: 6.1 runs a module's
+ * suites before its init, when no memdriver device exists yet.
  */
 static void export_map_hands_dma_segments_only(struct kunit *test)
 {
-	struct memdriver_dev *md = memdriver_devs[0];
+	struct memdriver_dev *md = memdriver_kunit_dev(test);
+	struct memdriver_region *r = &md->regions[MEMDRIVER_REGION_PAGES];
 	struct dma_buf_attachment attach = {};
+	struct platform_device *importer;
 	struct scatterlist *sg, *kept;
 	struct memdriver_attachment *a;
 	struct memdriver_dmabuf *buf;
 	struct dma_buf dmabuf = {};
 	struct sg_table *sgt;
+	struct page *page;
 	int i;
 
-	KUNIT_ASSERT_NOT_NULL(test, md);
-	buf = memdriver_dmabuf_alloc(md, &md->regions[MEMDRIVER_REGION_PAGES], 0,
-				     PAGE_SIZE, true);
-	KUNIT_ASSERT_NOT_NULL(test, buf);
+	page = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	r->cpu_addr = page_address(page);
+	importer = platform_device_register_simple("memdriver-kunit",
+						   PLATFORM_DEVID_AUTO, NULL, 0);
+	if (IS_ERR(importer)) {
+		__free_page(page);
+		KUNIT_FAIL(test, "platform device: %ld", PTR_ERR(importer));
+		return;
+	}
+	KUNIT_EXPECT_EQ(test, dma_set_mask_and_coherent(&importer->dev,
+							DMA_BIT_MASK(32)), 0);
+	buf = memdriver_dmabuf_alloc(md, r, 0, PAGE_SIZE, true);
+	KUNIT_EXPECT_NOT_NULL(test, buf);
+	if (!buf)
+		goto out;
 	dmabuf.priv = buf;
 	dmabuf.size = PAGE_SIZE;
 	attach.dmabuf = &dmabuf;
-	attach.dev = &md->pdev->dev;
-	KUNIT_ASSERT_EQ(test, memdriver_dmabuf_attach(&dmabuf, &attach), 0);
+	attach.dev = &importer->dev;
+	KUNIT_EXPECT_EQ(test, memdriver_dmabuf_attach(&dmabuf, &attach), 0);
+	if (!attach.priv)
+		goto out_free;
 	a = attach.priv;
 	sgt = memdriver_dmabuf_map(&attach, DMA_TO_DEVICE);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(sgt));
+	KUNIT_EXPECT_FALSE(test, IS_ERR(sgt));
+	if (IS_ERR(sgt))
+		goto out_detach;
 	KUNIT_EXPECT_PTR_NE(test, sgt, &a->sgt);
 	KUNIT_EXPECT_EQ(test, sgt->nents, a->sgt.nents);
 	kept = a->sgt.sgl;
@@ -734,8 +753,13 @@ static void export_map_hands_dma_segments_only(struct kunit *test)
 		kept = sg_next(kept);
 	}
 	memdriver_dmabuf_unmap(&attach, sgt, DMA_TO_DEVICE);
+out_detach:
 	memdriver_dmabuf_detach(&dmabuf, &attach);
+out_free:
 	memdriver_dmabuf_free(buf);
+out:
+	platform_device_unregister(importer);
+	__free_page(page);
 }
 #endif
 
