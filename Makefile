@@ -8,6 +8,9 @@
 #   make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- KDIR=...   cross build
 #   make install / uninstall  into /lib/modules/<release>/updates, then depmod;
 #                            INSTALL_MOD_PATH=<root> installs under a staging root
+#   sudo make dkms-install   DKMS builds it now and for every new kernel;
+#                            an updated checkout replaces the old version
+#   sudo make dkms-uninstall
 #   make deb                 Debian packages memdriver-dkms and memdriver-tools
 #   make demo                build, boot a QEMU guest, load, run the demo
 #   make check               the whole test suite (static checks + 6 kernels)
@@ -92,6 +95,13 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/testdma clean
 	rm -f memdriver_test
 
+# DKMS from this checkout, as root: scripts/dkms.sh.
+dkms-install:
+	scripts/dkms.sh install
+
+dkms-uninstall:
+	scripts/dkms.sh uninstall
+
 # The Debian packages memdriver-dkms and memdriver-tools, for this machine
 # and arm64 (cross-built), into DEB_OUT: scripts/build-deb.sh.
 DEB_OUT ?= $(CURDIR)
@@ -104,4 +114,5 @@ demo:
 check:
 	scripts/test.sh
 
-.PHONY: all modules testdma install uninstall clean deb demo check
+.PHONY: all modules testdma install uninstall dkms-install dkms-uninstall clean deb demo \
+	check

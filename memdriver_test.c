@@ -29,20 +29,23 @@
 #define MEMDRIVER_VERSION "unknown"
 #endif
 
-/* The suite's order: zeroed_at_load must come before any write. */
-/* The suite's subjects in order, each a file of tests/ with its cases. */
+/*
+ * The suite's subjects in order, each a file of tests/ with its cases;
+ * zeroed_at_load must come before any write. No subject is named as a mode
+ * is ("info", "tutorial"), so "test SUBJECT" and "MODE" never meet.
+ */
 static const struct {
 	const char *subject;
 	const struct test_case *cases;
 } suite[] = {
-	{ "info", info_cases }, { "rw", rw_cases }, { "objects", objects_cases },
+	{ "get_info", get_info_cases }, { "rw", rw_cases }, { "objects", objects_cases },
 	{ "mmap", mmap_cases }, { "access", access_cases },
 	{ "concurrency", concurrency_cases }, { "device", device_cases },
 	{ "debugfs", debugfs_cases }, { "dma", dma_cases }, { "engine", engine_cases },
 	{ "dmabuf", dmabuf_cases }, { "import", import_cases },
 	{ "uring", uring_cases },
 	{ "odirect", odirect_cases },
-	{ "tutorial", tutorial_cases },
+	{ "tutorial_flow", tutorial_flow_cases },
 };
 
 /* Whether @only names a variant of @c: "case.variant". */

@@ -3,10 +3,8 @@
 #
 # Its own sources (bookworm + backports, amd64 + arm64), lists and cache, all
 # under $MEMDRIVER_CACHE/apt, so the system's apt sources stay untouched.
-# Debian sid (only for the newest linux-source-*, scripts/build-debug-kernel.sh)
-# is a second, separate configuration under $MEMDRIVER_CACHE/apt/sid: its
-# lists never mix with bookworm's, so no bookworm lookup can pick a sid
-# package.
+# Debian sid and trixie (release_apt_setup) are separate configurations
+# beside it, for a few architecture-independent packages.
 # Packages are only downloaded (papt_get download) and unpacked with dpkg -x,
 # never installed (only host tools are, from the system's own sources:
 # apt_install_missing). The binary caches (pkgcache.bin), which Docker images
@@ -58,32 +56,59 @@ papt_opts() { # [root dir: $APT_DIR or $SID_APT_DIR]
 papt_get() { apt-get $(papt_opts) "$@"; }
 papt_cache() { apt-cache $(papt_opts) "$@"; }
 
-# Debian sid, amd64 lists only (linux-source-* is Architecture: all). Only
-# source packages are taken from it: sid's binaries need a newer glibc than
-# bookworm's, so its kernels are built here with bookworm's compilers.
-SID_APT_DIR=$APT_DIR/sid
-sid_apt_setup() {
-	mkdir -p "$SID_APT_DIR/lists/partial" "$SID_APT_DIR/cache/archives/partial" \
-		"$APT_DIR/debs"
-	local mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-	cat >"$SID_APT_DIR/sources.list" <<EOS
-deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main
-EOS
-	if [ -z "$(find "$SID_APT_DIR/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
-		log "updating private apt lists (sid)"
-		sid_get update -q >/dev/null
+# Other Debian releases, each a separate configuration under
+# $APT_DIR/<name>, so no bookworm lookup can pick their packages: sid
+# (amd64 lists; linux-source-* is Architecture: all) and trixie with its
+# backports (amd64 and arm64), today's Raspberry Pi OS base. Only
+# architecture-independent packages are taken from them (linux-source-*,
+# dkms): their binaries need a newer glibc than bookworm's, so their kernels
+# are built here with bookworm's compilers.
+release_suites() { # name
+	case $1 in
+	sid) echo sid ;;
+	trixie) echo trixie trixie-updates trixie-security trixie-backports ;;
+	*) die "no apt configuration $1" ;;
+	esac
+}
+release_apt_setup() { # name
+	local d=$APT_DIR/$1 arches=amd64
+	mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$APT_DIR/debs"
+	[ "$1" = sid ] || arches=amd64,arm64
+	debian_sources $arches $(release_suites "$1") >"$d/sources.list"
+	if [ -z "$(find "$d/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+		log "updating private apt lists ($1)"
+		release_get "$1" update -q >/dev/null
 	fi
 }
-sid_get() { apt-get $(papt_opts "$SID_APT_DIR") "$@"; }
-sid_cache() { apt-cache $(papt_opts "$SID_APT_DIR") "$@"; }
-# The newest linux-source-<major>.<minor> sid carries, as "pkg version".
-sid_newest_linux_source() {
-	local pkg
-	pkg=$(sid_cache pkgnames linux-source- | grep -xE 'linux-source-[0-9]+\.[0-9]+' |
-		sort -V | tail -1)
-	[ -n "$pkg" ] || return 1
-	echo "$pkg $(sid_cache madison "$pkg" | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
-		sort -V | tail -1)"
+release_get() { apt-get $(papt_opts "$APT_DIR/$1") "${@:2}"; } # name apt-get args
+release_cache() { apt-cache $(papt_opts "$APT_DIR/$1") "${@:2}"; }
+release_download() { # name pkg=ver ... into $APT_DIR/debs
+	(cd "$APT_DIR/debs" && release_get "$1" download -q "${@:2}" >/dev/null)
+}
+# Whether every word given names one of those releases.
+all_releases() { # word...
+	local w
+	for w in "$@"; do
+		case $w in sid | trixie) ;; *) return 1 ;; esac
+	done
+	[ $# -gt 0 ]
+}
+# The newest linux-source-<major>.<minor> the releases named carry (sid's,
+# or trixie-backports' when it is ahead), as "pkg version release". With
+# "refresh" the lists are brought up to date (daily); with "asis" read as
+# they are, fetched only if absent. A package named: its newest.
+newest_linux_source() { # refresh|asis "release..." [package]
+	local r pkg
+	for r in $2; do
+		if [ "$1" = refresh ] || [ -z "$(ls "$APT_DIR/$r/lists" 2>/dev/null | grep Packages)" ]; then
+			release_apt_setup "$r" >&2
+		fi
+		pkg=$(release_cache "$r" pkgnames linux-source- |
+			grep -xE "${3:-linux-source-[0-9]+\.[0-9]+}" | sort -V | tail -1)
+		[ -n "$pkg" ] || continue
+		echo "$pkg $(release_cache "$r" madison "$pkg" |
+			awk -F'|' '{gsub(/ /,"",$2); print $2}' | sort -V | tail -1) $r"
+	done | sort -V | tail -1
 }
 
 # Highest version of a package available from one suite.
@@ -104,9 +129,6 @@ resolve_image() { # metapkg(with :arch) suite
 
 download() { # pkg(:arch)=ver ... into $APT_DIR/debs
 	(cd "$APT_DIR/debs" && papt_get download -q "$@" >/dev/null)
-}
-sid_download() { # pkg=ver ... from sid into $APT_DIR/debs
-	(cd "$APT_DIR/debs" && sid_get download -q "$@" >/dev/null)
 }
 
 # Install with the system's apt whichever of the packages given are missing

@@ -13,8 +13,9 @@
 #   PASS_RC        QEMU's exit status when the guest passes (scripts/guest/exit.c)
 #   BUSYBOX        the static busybox the initramfs runs
 #   ELF_MACHINE    what readelf -h says of its programs ("Machine:")
-#   ARCH_PKGS      the Debian packages that build and boot it here: QEMU,
-#                  the 32-bit compiler and, when not native, the cross one
+#   ARCH_PKGS      the Debian packages that build and boot it here: QEMU
+#                  and, when not native, the cross compiler
+#   COMPAT_PKGS    the 32-bit compiler's (the test command's 32-bit build)
 arch_facts() {
 	case $1 in
 	amd64)
@@ -26,7 +27,8 @@ arch_facts() {
 			-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 		CONSOLE=ttyS0 PASS_RC=1 ELF_MACHINE="Advanced Micro Devices X86-64"
 		BUSYBOX=/bin/busybox
-		ARCH_PKGS="qemu-system-x86 gcc-i686-linux-gnu libc6-dev-i386-cross"
+		ARCH_PKGS=qemu-system-x86
+		COMPAT_PKGS="gcc-i686-linux-gnu libc6-dev-i386-cross"
 		;;
 	arm64)
 		KARCH=arm64 MAKE_ARCH=arm64 triplet=aarch64-linux-gnu
@@ -39,7 +41,8 @@ arch_facts() {
 			-semihosting-config enable=on,target=native,userspace=on)
 		CONSOLE=ttyAMA0 PASS_RC=0 ELF_MACHINE=AArch64
 		BUSYBOX=$MEMDRIVER_CACHE/busybox/arm64/busybox
-		ARCH_PKGS="qemu-system-arm gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
+		ARCH_PKGS=qemu-system-arm
+		COMPAT_PKGS="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
 		;;
 	*) die "unknown arch '$1' (amd64 or arm64)" ;;
 	esac

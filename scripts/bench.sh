@@ -26,7 +26,7 @@ for a in "$@"; do
 	[[ $a =~ ^[-A-Za-z0-9]+$ ]] || die "bad bench argument '$a'"
 	if [[ $a =~ ^P[0-9]$ ]]; then rows="$rows $a"; fi
 done
-[ -n "${SKIP_INSTALL:-}" ] || SCENARIOS=$scenario "$MEMDRIVER_TOP/scripts/install-deps.sh"
+[ -n "${SKIP_INSTALL:-}" ] || SCENARIOS=$scenario "$MEMDRIVER_TOP/scripts/install-deps.sh" --demo
 
 work=$OUT_DIR/bench-$scenario
 started="$(date -u '+%Y-%m-%d %H:%M UTC'), host load $(cut -d' ' -f1 /proc/loadavg)"

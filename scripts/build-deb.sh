@@ -26,7 +26,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
 
 # What debian/ builds and installs from, each file once.
-mapfile -t sources < <(printf '%s\n' debian dkms.conf LICENSE README.md contrib \
+mapfile -t sources < <(printf '%s\n' debian dkms.conf LICENSE README.md docs contrib \
 	"${MODULE_SOURCES[@]}" "${USER_SOURCES[@]}" | sort -u)
 
 build() { # dpkg-buildpackage options...

@@ -3,16 +3,18 @@
 #
 # The main job: install what is missing, build memdriver for one scenario
 # (scripts/scenarios/; default 6.12-arm64: Debian's 6.12 on arm64, the
-# Raspberry Pi 5's architecture and kernel series), boot it in QEMU, load
-# the module, run the README's cat/echo demo, memdriver_test and its memory
-# map (scripts/guest/demo.sh), unload, and show what the guest printed.
+# Raspberry Pi 5's architecture and kernel series), boot it in QEMU and run
+# there the commands README.md tells a Pi user to type once memdriver is
+# built: load, memdriver_test and its memory map, the cat/echo demo, the
+# tutorial's program, unload (scripts/guest/demo.sh); show what the guest
+# printed.
 #
 #   scripts/demo.sh [scenario]       e.g. scripts/demo.sh 6.1-amd64
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 scenario=${1:-6.12-arm64}
-SCENARIOS=$scenario "$MEMDRIVER_TOP/scripts/install-deps.sh"
+SCENARIOS=$scenario "$MEMDRIVER_TOP/scripts/install-deps.sh" --demo
 
 work=$OUT_DIR/demo-$scenario
 tool_payload "$scenario" "$work" demo.sh

@@ -6,16 +6,24 @@
 # scenarios boot (scripts/scenarios/, KERNEL=debian; SCENARIOS picks some),
 # and checkpatch.pl from linux-source-6.1. Kernels are unpacked into the cache
 # directory ($MEMDRIVER_CACHE); the system's apt sources are never touched.
-# Idempotent: a second run only checks.
+# Idempotent: a second run only checks. With --demo, only what the demo
+# needs (scripts/demo.sh): no static checkers, packaging tools, 32-bit
+# compilers, checkpatch or system guest.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/apt.sh"
 . "$(dirname "$0")/system.sh"
 
-# What every build needs; each architecture adds its own (arch.sh).
-HOST_PKGS="make gcc libc6-dev qemu-system-data busybox-static sparse cpio bc
- flex bison libelf-dev xz-utils dpkg-dev kmod perl ca-certificates dwarves
- ccache dkms udev psmisc"
+# What the demo needs (scripts/demo.sh: build the module and the tool for
+# one scenario, boot it); its architecture adds QEMU and, if foreign, the
+# cross compiler (arch.sh).
+DEMO_PKGS="make gcc libc6-dev qemu-system-data busybox-static cpio xz-utils kmod
+ ca-certificates"
+# What the test command needs besides, for every architecture: the static
+# checks (sparse, checkpatch's perl), the debug kernels' builds, ccache,
+# the install checks (dkms, udev), the 32-bit builds.
+HOST_PKGS="$DEMO_PKGS bc flex bison libelf-dev dpkg-dev perl dwarves ccache dkms
+ udev psmisc sparse"
 # clang: memdriver_test must build with it too (tests/harness.h's format
 # attributes), as a newer Pi OS's compiler might be.
 HOST_PKGS+=" clang"
@@ -24,7 +32,7 @@ HOST_PKGS+=" clang"
 HOST_PKGS+=" build-essential debhelper dh-dkms lintian"
 for a in amd64 arm64; do
 	arch_facts "$a"
-	HOST_PKGS+=" $ARCH_PKGS"
+	HOST_PKGS+=" $ARCH_PKGS $COMPAT_PKGS"
 done
 
 # Debian's modules that the busybox guests load beside memdriver, kept
@@ -143,10 +151,38 @@ fetch_busybox_arm64() {
 	rm -rf "$tmp" "$deb"
 }
 
+# dkms 3.2 from trixie, today's Raspberry Pi OS's, beside the host's
+# (bookworm's 3.0): scripts/package-check.sh runs DKMS with both. A shell
+# script (Architecture: all), unpacked, never installed.
+fetch_dkms_trixie() {
+	local v deb
+	release_apt_setup trixie
+	v=$(release_cache trixie madison dkms | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
+		sort -V | tail -1)
+	[ -n "$v" ] || die "no dkms in trixie"
+	[ "$(cat "$DKMS_TRIXIE_DIR/version" 2>/dev/null)" = "$v" ] && return 0
+	log "fetching dkms $v from trixie"
+	release_download trixie "dkms=$v"
+	deb=$(ls "$APT_DIR/debs/dkms_${v/*:/}_all.deb")
+	rm -rf "$DKMS_TRIXIE_DIR" && dpkg-deb -x "$deb" "$DKMS_TRIXIE_DIR"
+	rm -f "$deb"
+	echo "$v" >"$DKMS_TRIXIE_DIR/version"
+}
+
+# --demo: only what scripts/demo.sh needs for the scenarios given.
 main() {
-	apt_install_missing $HOST_PKGS
+	local demo= s system= pkgs=$HOST_PKGS
+	[ "${1:-}" != --demo ] || demo=1
+	if [ -n "$demo" ]; then
+		pkgs=$DEMO_PKGS
+		for s in $(run_scenarios); do
+			scenario_load "$s" --no-kdir
+			arch_facts "$ARCH"
+			pkgs+=" $ARCH_PKGS"
+		done
+	fi
+	apt_install_missing $pkgs
 	private_apt_setup
-	local s system=
 	for s in $(run_scenarios); do
 		scenario_load "$s"
 		# Own kernels are built, not fetched (scripts/test.sh).
@@ -161,10 +197,13 @@ main() {
 		[ -z "$KERNEL_DTB" ] || [ -n "$(scenario_dtb)" ] ||
 			die "$KERNEL_DTB missing in $(cat "$KDIR_ROOT/release")"
 	done
-	# The system guest's image is built on the host (scripts/system-image.sh).
-	[ -z "$system" ] || apt_install_missing $SYSTEM_HOST_PKGS
-	fetch_checkpatch
 	fetch_busybox_arm64
+	if [ -z "$demo" ]; then
+		# The system guest's image is built on the host (scripts/system-image.sh).
+		[ -z "$system" ] || apt_install_missing $SYSTEM_HOST_PKGS
+		fetch_checkpatch
+		fetch_dkms_trixie
+	fi
 	log "dependencies ready in $MEMDRIVER_CACHE"
 }
 

@@ -6,6 +6,8 @@ MEMDRIVER_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MEMDRIVER_CACHE=${MEMDRIVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memdriver}
 KERNELS_DIR=$MEMDRIVER_CACHE/kernels
 OUT_DIR=${MEMDRIVER_OUT:-$MEMDRIVER_CACHE/out}
+# trixie's dkms, unpacked (scripts/install-deps.sh): usr/sbin/dkms.
+DKMS_TRIXIE_DIR=$MEMDRIVER_CACHE/dkms-trixie
 
 # The guests: one file each in scripts/scenarios/ (see its README), named
 # <kernel>-<arch>. A run boots every one; SCENARIOS picks some.
@@ -110,19 +112,21 @@ busybox_root() { # dir busybox guest-exit init
 MODULE_SOURCES=(Makefile Kbuild memdriver.c memdriver.h $(cd "$MEMDRIVER_TOP" && echo driver/*)
 	kunit/memdriver_kunit.c)
 USER_SOURCES=(Makefile memdriver.h memdriver_test.c tests debian/changelog)
-# What dkms needs beside them: dkms.conf, which reads the version from
-# debian/changelog.
-DKMS_SOURCES=(dkms.conf debian/changelog)
 stage_sources() { # dir files...
 	local dir=$1
 	shift
 	rm -rf "$dir" && mkdir -p "$dir"
 	(cd "$MEMDRIVER_TOP" && cp -r --parents "$@" "$dir/")
 }
-# memdriver's version as dkms sees it in a checkout: dkms.conf's, which it
-# takes from debian/changelog. dkms sources dkms.conf with bash.
+# memdriver's version: its one home is debian/changelog's first line.
 memdriver_version() {
-	bash -c '. "$1/dkms.conf" && echo "$PACKAGE_VERSION"' _ "$MEMDRIVER_TOP"
+	sed -n '1s/^memdriver (\([^)]*\)).*/\1/p' "$MEMDRIVER_TOP/debian/changelog"
+}
+# The sources DKMS builds, as dh_dkms -V hands them over: in <dir>, with
+# dkms.conf's version placeholder replaced by <version>.
+stage_dkms_sources() { # dir version
+	stage_sources "$1" dkms.conf LICENSE "${MODULE_SOURCES[@]}"
+	sed -i "s/#MODULE_VERSION#/$2/" "$1/dkms.conf"
 }
 # The architectures of the Debian packages (scripts/build-deb.sh): the build
 # machine's and arm64, the Pi 5's (cross-built on x86_64).
@@ -161,6 +165,11 @@ build_user() { # arch dir [32]
 	make -s -C "$2" USER_CC="$cc" USER_WERROR=-Werror memdriver_test
 }
 
+# The tutorial's own program, compiled unchanged (-w: not ours to restyle).
+build_tutorial() { # arch dir
+	arch_facts "$1"
+	"${CROSS}gcc" -O2 -w -static -o "$2/tutorial_test" "$MEMDRIVER_TOP/scripts/tutorial_test.c"
+}
 # A guest's payload, the initramfs's files on top of busybox: the module,
 # the tools named, the module installed as "make install" lays it out with
 # contrib/memdriver.conf (for the guest's modprobe), and the guest's job as
@@ -181,9 +190,32 @@ make_payload() { # dir scenario ko run.sh [files...]
 	fi
 	depmod -b "$dir" "$release" 2>/dev/null
 	cp "$MEMDRIVER_TOP/contrib/memdriver.conf" "$dir/etc/modprobe.d/"
+	cp "$MEMDRIVER_TOP/scripts/guest/common.sh" "$dir/"
 	cp "$run" "$dir/run.sh"
 }
 
+# Model-based fuzzing: 200k + 50k operations per stock guest, and the
+# stress test's 1000 rounds, divided by the scenario's FUZZ_DIVISOR on the
+# slower ones.
+# A failure prints its seed; MEMDRIVER_FUZZ_SEED=N replays it.
+FUZZ_SEED=${MEMDRIVER_FUZZ_SEED:-$(date +%s)}
+FUZZ_OPS=${MEMDRIVER_FUZZ_OPS:-200000}
+FUZZ_CAPS_OPS=${MEMDRIVER_FUZZ_CAPS_OPS:-50000}
+# The guest's settings (/guest.conf, read by scripts/guest/suite.sh and
+# try.sh) for the loaded scenario.
+guest_conf() { # sections
+	echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / FUZZ_DIVISOR))" \
+		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR))" \
+		"STRESS_ROUNDS=$((1000 / FUZZ_DIVISOR)) DEBUG=$DEBUG"
+	echo "EXPECT_ENGINE=$EXPECT_ENGINE TESTDMA=$TESTDMA TIMEOUT_SCALE=$TIMEOUT_SCALE"
+	# Debian's kernels ship vgem and brd; the payload carries them
+	# (make_payload). Every own kernel has vgem built in (qemu.config),
+	# and brd where it is built with the block fragment.
+	echo "VGEM=1"
+	echo "BRD=$({ [ "$KERNEL" = debian ] || [[ " $KCONFIG " = *" block "* ]]; } &&
+		echo 1 || echo 0)"
+	echo "SUITE='$1'"
+}
 # A fresh work dir with memdriver and memdriver_test built for one scenario
 # and a payload whose /run.sh is scripts/guest/<job> (demo.sh, bench.sh,
 # vm-run.sh --shell).
@@ -193,6 +225,9 @@ tool_payload() { # scenario work job
 	rm -rf "$2" && mkdir -p "$2"
 	build_module "$1" "$2/module" -s
 	build_user "$ARCH" "$2/user"
+	build_tutorial "$ARCH" "$2/user"
 	make_payload "$2/payload" "$1" "$2/module/memdriver.ko" \
-		"$MEMDRIVER_TOP/scripts/guest/$3" "$2/user/memdriver_test"
+		"$MEMDRIVER_TOP/scripts/guest/$3" "$2/user/memdriver_test" "$2/user/tutorial_test"
+	# The commands README.md tells a user to type (scripts/demo.sh's job).
+	"$MEMDRIVER_TOP/scripts/readme-blocks.sh" "$2/payload/readme" "$MEMDRIVER_TOP/README.md" >/dev/null
 }

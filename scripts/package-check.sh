@@ -4,9 +4,12 @@
 # Proves memdriver's install paths against one cached kernel's headers, all
 # inside a scratch directory, never the host's /lib/modules or /var/lib/dkms:
 #   make    "make install" with INSTALL_MOD_PATH, then "make uninstall";
-#   dkms    dkms add/build/install/remove with the repo's dkms.conf, its
-#           trees redirected (--dkmstree/--sourcetree/--installtree) and
-#           depmod run by us on the scratch root (dkms's own would use /).
+#   dkms    scripts/dkms.sh install and uninstall with the host's dkms;
+#           on arm64 also with trixie's, and an update to a newer
+#           version between them; their trees
+#           redirected (--dkmstree/--sourcetree/--installtree) and depmod
+#           run by us on the scratch root (dkms's own would use /); no key
+#           either dkms deprecates, no deprecation printed.
 # Each step must leave modules.dep listing (or no longer listing) the module
 # and the module's vermagic must name the kernel's release.
 # And the Debian packages (debian/), for no kernel in particular:
@@ -66,8 +69,12 @@ deb_contents() { # dir
 	-rw-r--r-- root/root ./usr/share/doc/memdriver-dkms/README.md.gz
 	-rw-r--r-- root/root ./usr/share/doc/memdriver-dkms/changelog.gz
 	-rw-r--r-- root/root ./usr/share/doc/memdriver-dkms/copyright
+	-rw-r--r-- root/root ./usr/share/doc/memdriver-dkms/dma.md.gz
+	-rw-r--r-- root/root ./usr/share/doc/memdriver-dkms/dmabuf.md.gz
 	drwxr-xr-x root/root ./usr/share/doc/memdriver-dkms/examples/
 	-rw-r--r-- root/root ./usr/share/doc/memdriver-dkms/examples/memdriver.conf
+	-rw-r--r-- root/root ./usr/share/doc/memdriver-dkms/packaging.md.gz
+	-rw-r--r-- root/root ./usr/share/doc/memdriver-dkms/uapi.md.gz
 	drwxr-xr-x root/root ./usr/share/lintian/
 	drwxr-xr-x root/root ./usr/share/lintian/overrides/
 	-rw-r--r-- root/root ./usr/share/lintian/overrides/memdriver-dkms
@@ -190,6 +197,79 @@ check_vermagic() { # file
 	[ "${vm%% *}" = "$release" ] || die "vermagic is not $release"
 }
 
+# The keys a dkms calls deprecated, from its own source: dkms 3.1.8 and
+# later print "Deprecated feature: CLEAN (...)"; Debian's 3.2 has that one
+# line commented out, but upstream's warns, so commented calls count too.
+deprecated_keys() { # dkms
+	grep -o 'deprecated "[A-Z_]* (' "$1" | cut -d'"' -f2 | cut -d' ' -f1 | sort -u
+}
+# What DKMS holds of memdriver, as "version state" lines, from "memdriver/1.0,
+# 6.12.47, aarch64: installed" or "memdriver/1.0: added".
+held() {
+	"${dk[@]}" status -m memdriver |
+		awk -F': ' '/^memdriver\// { split($1, v, /[\/,]/); print v[2], $NF }'
+}
+# Install from a checkout, with "update" update it to a newer version, and
+# uninstall; with one dkms, in scratch trees.
+dkms_check() { # dkms [update]
+	local dkms=$1 k left
+	d=$scratch/trees out=$scratch/dkms.log
+	[ -x "$dkms" ] || command -v "$dkms" >/dev/null || die "no $dkms: run scripts/install-deps.sh"
+	echo "# $("$dkms" --version) ($dkms)"
+	rm -rf "$d" && mkdir -p "$d/src" "$d/dkms" "$moddir" "$scratch/bin"
+	export DKMS=$dkms DKMS_SOURCETREE=$d/src
+	export DKMS_TREES="--dkmstree $d/dkms --installtree $root/lib/modules --no-depmod"
+	# shellcheck disable=SC2206 # options, split on purpose
+	dk=("$dkms" --sourcetree "$d/src" $DKMS_TREES)
+	# dkms.conf as bash reads it sets none of them.
+	for k in $(deprecated_keys "$(command -v "$dkms")"); do
+		! bash -c '. "$1/dkms.conf"; [ -n "${!2+set}" ]' _ "$MEMDRIVER_TOP" "$k" ||
+			die "dkms.conf sets $k, which $dkms deprecates"
+	done
+	# dkms names arches like uname -m and passes neither ARCH nor
+	# CROSS_COMPILE to make; it strips with plain "strip".
+	ln -sfn "$(command -v "${CROSS}strip")" "$scratch/bin/strip"
+	kv=(-k "$release" -a "$UNAME_M" --kernelsourcedir "$kdir/headers")
+	# Should the host have a sign-file, the key dkms creates stays here.
+	export mok_signing_key=$scratch/mok.key mok_certificate=$scratch/mok.pub
+
+	# From this checkout: its version, built and installed.
+	ver=$(memdriver_version)
+	env "${cross[@]}" PATH="$scratch/bin:$PATH" \
+		"$MEMDRIVER_TOP/scripts/dkms.sh" install "${kv[@]}" 2>&1 | tee "$out"
+	! grep -i deprecated "$out" || die "$dkms printed a deprecation"
+	[ "$(held)" = "$ver installed" ] || die "dkms holds '$(held)', not '$ver installed'"
+	[ "$(sed -n 's/^PACKAGE_VERSION=//p' "$d/src/memdriver-$ver/dkms.conf")" = "\"$ver\"" ] ||
+		die "/usr/src/memdriver-$ver/dkms.conf does not name version $ver"
+	depmod -b "$root" "$release"
+	listed updates/dkms || die "dkms install: updates/dkms/memdriver.ko not in modules.dep"
+	check_vermagic "$(ls "$moddir"/updates/dkms/memdriver.ko*)"
+
+	[ "${2:-}" != update ] || update_checkout
+	"$MEMDRIVER_TOP/scripts/dkms.sh" uninstall
+	depmod -b "$root" "$release"
+	! listed updates/dkms || die "dkms uninstall: memdriver still in modules.dep"
+	left=$(held; find "$d/dkms" "$d/src" -mindepth 1)
+	[ -z "$left" ] || die "dkms uninstall left $left"
+	echo "# $dkms: memdriver uninstalled"
+}
+# An updated checkout (debian/changelog's next version) replaces the
+# version dkms_check installed.
+update_checkout() {
+	local next=$ver+next
+	stage_sources "$scratch/next" scripts debian dkms.conf LICENSE "${MODULE_SOURCES[@]}"
+	sed -i "1s/(\([^)]*\))/($next)/" "$scratch/next/debian/changelog"
+	env "${cross[@]}" PATH="$scratch/bin:$PATH" \
+		"$scratch/next/scripts/dkms.sh" install "${kv[@]}" 2>&1 | tee "$out"
+	! grep -i deprecated "$out" || die "$dkms printed a deprecation"
+	[ "$(held)" = "$next installed" ] || die "after the update dkms holds '$(held)', not '$next installed'"
+	[ "$(ls "$d/src")" = "memdriver-$next" ] || die "the sources left: $(ls "$d/src" | xargs)"
+	depmod -b "$root" "$release"
+	listed updates/dkms || die "dkms update: updates/dkms/memdriver.ko not in modules.dep"
+	rm -rf "$scratch/next"
+	echo "# $dkms: memdriver $ver, then $next from an updated checkout, installed for $release"
+}
+
 case $what in
 make)
 	src=$scratch/src
@@ -203,32 +283,12 @@ make)
 	[ -z "$(ls "$moddir"/updates/ 2>/dev/null)" ] || die "make uninstall left files"
 	;;
 dkms)
-	ver=$(memdriver_version)
-	stage_sources "$scratch/src/memdriver-$ver" "${DKMS_SOURCES[@]}" "${MODULE_SOURCES[@]}"
-	mkdir -p "$scratch/dkms" "$moddir" "$scratch/bin"
-	dk=(dkms --dkmstree "$scratch/dkms" --sourcetree "$scratch/src"
-		--installtree "$root/lib/modules")
-	# dkms names arches like uname -m and passes neither ARCH nor
-	# CROSS_COMPILE to make; it strips with plain "strip".
-	dkms_arch=$UNAME_M
-	ln -s "$(command -v "${CROSS}strip")" "$scratch/bin/strip"
-	kv=(-m memdriver -v "$ver" -k "$release" -a "$dkms_arch"
-		--kernelsourcedir "$kdir/headers")
-	# Should the host have a sign-file, the key dkms creates stays here.
-	export mok_signing_key=$scratch/mok.key mok_certificate=$scratch/mok.pub
-	"${dk[@]}" add -m memdriver -v "$ver"
-	env "${cross[@]}" PATH="$scratch/bin:$PATH" "${dk[@]}" build "${kv[@]}"
-	"${dk[@]}" install "${kv[@]}" --no-depmod
-	depmod -b "$root" "$release"
-	"${dk[@]}" status -m memdriver -v "$ver" -k "$release" -a "$dkms_arch" |
-		tee "$scratch/status"
-	grep -q ': installed' "$scratch/status" || die "dkms status: not installed"
-	listed updates/dkms || die "dkms install: updates/dkms/memdriver.ko not in modules.dep"
-	check_vermagic "$(ls "$moddir"/updates/dkms/memdriver.ko*)"
-	"${dk[@]}" remove -m memdriver -v "$ver" --all --no-depmod
-	depmod -b "$root" "$release"
-	! listed updates/dkms || die "dkms remove: memdriver still in modules.dep"
-	[ -z "$(ls "$scratch/dkms")" ] || die "dkms remove left $(ls "$scratch/dkms")"
+	# scripts/dkms.sh with every tree redirected into scratch.
+	# Both dkms: the host's (bookworm's 3.0), and on the arm64 kernels,
+	# the Pi's, trixie's (3.2, today's Pi OS's), which must also replace an
+	# installed version by an updated checkout's.
+	dkms_check dkms
+	[ "$ARCH" != arm64 ] || dkms_check "$DKMS_TRIXIE_DIR/usr/sbin/dkms" update
 	;;
 *) die "unknown check $what" ;;
 esac

@@ -3,7 +3,7 @@
 #
 # Prints the README's table of the cases each guest may skip, from the
 # scenarios' SKIPS (scripts/scenarios/README), their one home. The test
-# command compares it with the README's copy between its skips markers.
+# command compares it with docs/testing.md's copy between its skips markers.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

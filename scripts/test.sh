@@ -27,13 +27,6 @@ set -uo pipefail
 
 SCENARIO_LIST=$(run_scenarios | xargs)
 for sc in $SCENARIO_LIST; do (scenario_load "$sc" --no-kdir) || exit 1; done
-# Model-based fuzzing: 200k + 50k operations per stock guest, and the
-# stress test's 1000 rounds, divided by the scenario's FUZZ_DIVISOR on the
-# slower ones.
-# A failure prints its seed; MEMDRIVER_FUZZ_SEED=N replays it.
-FUZZ_SEED=${MEMDRIVER_FUZZ_SEED:-$(date +%s)}
-FUZZ_OPS=${MEMDRIVER_FUZZ_OPS:-200000}
-FUZZ_CAPS_OPS=${MEMDRIVER_FUZZ_CAPS_OPS:-50000}
 # MEMDRIVER_GUEST_SECTIONS="dma": the guests run these suite sections alone.
 GUEST_SECTIONS=${MEMDRIVER_GUEST_SECTIONS:-}
 # MEMDRIVER_EXTRA_BOOTS=0: every scenario boots once (no swiotlb=force).
@@ -120,9 +113,7 @@ as_root() {
 # tutorial's program ----
 build_tools() { # arch
 	local dir=$RUN_DIR/$1
-	build_user "$1" "$dir" &&
-		"${CROSS}gcc" -O2 -w -static -o "$dir/tutorial_test" \
-			"$MEMDRIVER_TOP/scripts/tutorial_test.c"
+	build_user "$1" "$dir" && build_tutorial "$1" "$dir"
 }
 build_tools32() { # arch
 	local dir=$RUN_DIR/$1-32
@@ -176,9 +167,9 @@ done
 # The counter behind every guest's numbers, on a log of each shape it
 # meets: plain checks, wrappers, a wrapper that failed alone, a run cut
 # short of its plan.
-check_quiet "README's table of skips is the scenarios' SKIPS (scripts/skips-table.sh)" \
+check_quiet "docs/testing.md's table of skips is the scenarios' SKIPS (scripts/skips-table.sh)" \
 	"$RUN_DIR/skips-table.log" diff -u <("$MEMDRIVER_TOP/scripts/skips-table.sh") \
-	<(sed -n '/^<!-- skips: begin -->$/,/^<!-- skips: end -->$/p' "$MEMDRIVER_TOP/README.md" | sed '1d;$d')
+	<(sed -n '/^<!-- skips: begin -->$/,/^<!-- skips: end -->$/p' "$MEMDRIVER_TOP/docs/testing.md" | sed '1d;$d')
 check_quiet "scripts/ktap-count.awk counts each result of scripts/testdata/ktap-nested.log once" \
 	"$RUN_DIR/ktap-count.log" diff -u "$MEMDRIVER_TOP/scripts/testdata/ktap-nested.expected" \
 	<(awk -f "$MEMDRIVER_TOP/scripts/ktap-count.awk" "$MEMDRIVER_TOP/scripts/testdata/ktap-nested.log")
@@ -189,6 +180,11 @@ check_quiet "scripts/console-badness.sh reads scripts/testdata/console-hold.log'
 	"$RUN_DIR/console-hold.log" diff -u "$MEMDRIVER_TOP/scripts/testdata/console-hold.expected" \
 	<("$MEMDRIVER_TOP/scripts/console-badness.sh" "$MEMDRIVER_TOP/scripts/testdata/console-hold.log")
 
+# The commands README.md tells a user to type once memdriver is built,
+# for the guests' section readme.
+check_quiet "README.md's guest blocks extracted (scripts/readme-blocks.sh)" \
+	"$RUN_DIR/readme-blocks.log" "$MEMDRIVER_TOP/scripts/readme-blocks.sh" \
+	"$RUN_DIR/readme" "$MEMDRIVER_TOP/README.md"
 tutorial=$MEMDRIVER_TOP/../shared/000_c5a6b70efbc0ae09.txt
 if [ -f "$tutorial" ]; then
 	if awk '/^## User-Space Test Program/{f=1} f&&/^```c$/{b=1;next} b&&/^```$/{exit} b{print}' \
@@ -210,6 +206,40 @@ for sc in $SCENARIO_LIST; do
 	trap 'kill $image_pid 2>/dev/null; exit 130' INT TERM
 	break
 done
+
+# ---- install paths, into scratch roots only ----
+# The only checks that need root (as_root), run early: an unattended run
+# past sudo's credential cache must not wait at a password prompt after
+# the kernel builds.
+stage "install checks"
+# What those checks must leave alone (the host's kernel is not ours).
+host_state() {
+	find /lib/modules /var/lib/dkms /usr/src /etc/udev /etc/group \
+		-printf '%p %s %T@\n' 2>/dev/null
+	ls -d /dev/memdriver* /dev/char/240:0 2>/dev/null
+}
+host_before=$(host_state)
+# Once per Debian kernel: installs target distribution kernels.
+declare -A installed=()
+for sc in $SCENARIO_LIST; do
+	scenario_load "$sc"
+	kname=${KDIR_ROOT##*/}
+	[ "$KERNEL" = debian ] && [ -z "${installed[$kname]:-}" ] || continue
+	installed[$kname]=1
+	check_ok "make install/uninstall into a scratch root for $kname" \
+		"$RUN_DIR/install-make-$kname.log" \
+		"$MEMDRIVER_TOP/scripts/package-check.sh" make "$sc"
+	check_ok "dkms: scripts/dkms.sh install, uninstall (arm64: dkms 3.2 too, and an update) in scratch trees for $kname" \
+		"$RUN_DIR/install-dkms-$kname.log" \
+		as_root "$MEMDRIVER_TOP/scripts/package-check.sh" dkms "$sc"
+done
+check_ok "udev rule: udevadm test gives memdriver0 group memdriver, mode 0660" \
+	"$RUN_DIR/udev-check.log" as_root "$MEMDRIVER_TOP/scripts/udev-check.sh"
+if [ "$(host_state)" = "$host_before" ]; then
+	pass "host /lib/modules, /var/lib/dkms, /usr/src, /etc/udev, /etc/group, /dev untouched"
+else
+	fail "install checks changed the host: $(diff <(echo "$host_before") <(host_state) | head -5)"
+fi
 
 # Own kernels: built once per source version and configuration, then
 # cached (a cold build takes 4-10 minutes).
@@ -252,36 +282,6 @@ for sc in $SCENARIO_LIST; do
 	fi
 done
 
-# ---- install paths, into scratch roots only ----
-stage "install checks"
-# What those checks must leave alone (the host's kernel is not ours).
-host_state() {
-	find /lib/modules /var/lib/dkms /usr/src /etc/udev /etc/group \
-		-printf '%p %s %T@\n' 2>/dev/null
-	ls -d /dev/memdriver* /dev/char/240:0 2>/dev/null
-}
-host_before=$(host_state)
-# Once per Debian kernel: installs target distribution kernels.
-declare -A installed=()
-for sc in $SCENARIO_LIST; do
-	scenario_load "$sc"
-	kname=${KDIR_ROOT##*/}
-	[ "$KERNEL" = debian ] && [ -z "${installed[$kname]:-}" ] || continue
-	installed[$kname]=1
-	check_ok "make install/uninstall into a scratch root for $kname" \
-		"$RUN_DIR/install-make-$kname.log" \
-		"$MEMDRIVER_TOP/scripts/package-check.sh" make "$sc"
-	check_ok "dkms add/build/install/remove in scratch trees for $kname" \
-		"$RUN_DIR/install-dkms-$kname.log" \
-		as_root "$MEMDRIVER_TOP/scripts/package-check.sh" dkms "$sc"
-done
-check_ok "udev rule: udevadm test gives memdriver0 group memdriver, mode 0660" \
-	"$RUN_DIR/udev-check.log" as_root "$MEMDRIVER_TOP/scripts/udev-check.sh"
-if [ "$(host_state)" = "$host_before" ]; then
-	pass "host /lib/modules, /var/lib/dkms, /usr/src, /etc/udev, /etc/group, /dev untouched"
-else
-	fail "install checks changed the host: $(diff <(echo "$host_before") <(host_state) | head -5)"
-fi
 # The modprobe.d example must name every parameter of the module, and no other.
 conf_params() { sed -n 's/^options memdriver //p' "$MEMDRIVER_TOP/contrib/memdriver.conf" |
 	tr ' ' '\n' | sed 's/=.*//' | sort; }
@@ -373,20 +373,6 @@ host_stage_end
 GUEST_JOBS=${MEMDRIVER_GUEST_JOBS:-2}
 queue=() # label|scenario|payload|log|timeout|extra kernel arguments|rank
 queue_guest() { queue+=("$1|$2|$3|$4|$5|${6:-}|$7"); }
-# The guest suite's settings (/guest.conf) for the loaded scenario.
-guest_conf() { # sections
-	echo "FUZZ_SEED=$FUZZ_SEED FUZZ_OPS=$((FUZZ_OPS / FUZZ_DIVISOR))" \
-		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR))" \
-		"STRESS_ROUNDS=$((1000 / FUZZ_DIVISOR)) DEBUG=$DEBUG"
-	echo "EXPECT_ENGINE=$EXPECT_ENGINE TESTDMA=$TESTDMA TIMEOUT_SCALE=$TIMEOUT_SCALE"
-	# Debian's kernels ship vgem and brd; the payload carries them
-	# (make_payload). Every own kernel has vgem built in (qemu.config),
-	# and brd where it is built with the block fragment.
-	echo "VGEM=1"
-	echo "BRD=$({ [ "$KERNEL" = debian ] || [[ " $KCONFIG " = *" block "* ]]; } &&
-		echo 1 || echo 0)"
-	echo "SUITE='$1'"
-}
 for sc in $SCENARIO_LIST; do
 	scenario_load "$sc"
 	# A system guest installs the Debian packages built above
@@ -417,6 +403,8 @@ for sc in $SCENARIO_LIST; do
 		$(ls "$RUN_DIR/$ARCH-32/memdriver_test32" 2>/dev/null)
 	[ -z "${kunit_build_of[$sc]:-}" ] ||
 		cp "${kunit_build_of[$sc]}/memdriver.ko" "$payload/memdriver-kunit.ko" 2>/dev/null
+	# The commands of README.md's guest blocks (section readme).
+	cp -r "$RUN_DIR/readme" "$payload/" 2>/dev/null
 	# The test DMA engine, if it built (else the guest reports it missing).
 	[ "$TESTDMA" = 0 ] || cp "${testdma_of[$sc]}" "$payload/" 2>/dev/null
 	guest_conf "${GUEST_SECTIONS:-$SUITE}" >"$payload/guest.conf"

@@ -29,7 +29,7 @@ shell=false
 if [ "${1:-}" = --shell ]; then
 	[ $# = 2 ] || die "$usage"
 	shell=true
-	SCENARIOS=$2 "$MEMDRIVER_TOP/scripts/install-deps.sh" >&2
+	SCENARIOS=$2 "$MEMDRIVER_TOP/scripts/install-deps.sh" --demo >&2
 	work=$OUT_DIR/shell-$2
 	tool_payload "$2" "$work" shell.sh >&2
 	set -- "$2" "$work/payload" "$work/guest.log" 86400

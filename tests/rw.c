@@ -17,7 +17,9 @@ TEST(zeroed_at_load)
 	EXPECT_EQ(pread(fd, buf, info.total_size, 0), info.total_size);
 	for (i = 0; i < info.total_size; i++)
 		if (buf[i]) {
-			printf("# byte %llu is %u\n", (unsigned long long)i, buf[i]);
+			printf("# byte %llu is %u: written since the load?\n",
+			       (unsigned long long)i, buf[i]);
+			printf("# --fresh wants a just-loaded module (rmmod, insmod)\n");
 			EXPECT_TRUE(!"non-zero byte after load");
 			break;
 		}

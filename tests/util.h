@@ -96,11 +96,11 @@ bool kernel_at_least(int major, int minor);
  * Each file's cases, each array ended by an entry without a name, in the
  * suite's order (memdriver_test.c).
  */
-extern const struct test_case info_cases[], rw_cases[], objects_cases[],
+extern const struct test_case get_info_cases[], rw_cases[], objects_cases[],
 	mmap_cases[], access_cases[], concurrency_cases[], device_cases[],
 	debugfs_cases[], dma_cases[], dmabuf_cases[], import_cases[],
 	uring_cases[],
-	odirect_cases[], tutorial_cases[], engine_cases[];
+	odirect_cases[], tutorial_flow_cases[], engine_cases[];
 
 /* ---- The other modes ---- */
 

@@ -20,6 +20,8 @@
 #   dma         the copy path with each dma_engine mode, the engine's
 #               channels (an engine guest)
 #   dma_bounced the copies that map memory again (a swiotlb=force boot)
+#   readme      the commands README.md tells a user to type, from the
+#               document (scripts/readme-blocks.sh)
 # On the debug kernels (DEBUG=1) kmemleak scans with the module loaded and
 # after it is gone, and the checkers must still be on at the end. Prints
 # KTAP "ok N - guest: ..." lines that the host counts, memdriver_test's
@@ -56,24 +58,8 @@ dmesg_since_mark() { dmesg | sed -n "/guest: mark $kmark\$/,\$p"; }
 page_bytes=$(($(grep -m1 KernelPageSize /proc/self/smaps | awk '{print $2}') * 1024))
 round_page() { echo $((($1 + page_bytes - 1) / page_bytes * page_bytes)); }
 
-# From the host (the scenario, scripts/scenarios/): the fuzz seed and
-# sizes, the stress rounds; DEBUG=1 on the debug kernels; EXPECT_ENGINE=1
-# where the guest has a DMA engine (raspi3b's, or the test engine) that
-# memdriver_test's engine cases must see; TESTDMA=1 where the payload has
-# the test DMA engine (tests/testdma/), loaded first and kept;
-# TIMEOUT_SCALE, by which a case's time limit (a minute, or its own, for a
-# stock virt guest) grows on a slower one; VGEM=1 where the guest has
-# vgem (built in, or Debian's in the payload), which the dma-buf cases
-# import into; BRD=1 where the kernel or the payload has brd, the RAM disk
-# the O_DIRECT cases read and write; the sections to run.
-FUZZ_SEED=1 FUZZ_OPS=200000 FUZZ_CAPS_OPS=50000 STRESS_ROUNDS=1000 DEBUG=0
-EXPECT_ENGINE=0 TESTDMA=0 TIMEOUT_SCALE=1 VGEM=0 BRD=0
-SUITE="defaults custom hold modprobe bad_params load_faults cycles dma"
-[ -f /guest.conf ] && . /guest.conf
-export MEMDRIVER_EXPECT_ENGINE=$EXPECT_ENGINE
-export MEMDRIVER_EXPECT_VGEM=$VGEM
-export MEMDRIVER_EXPECT_BRD=$BRD
-export MEMDRIVER_TEST_TIMEOUT_SCALE=$TIMEOUT_SCALE
+# The guest's settings from the host (/guest.conf) and its helper modules.
+. /common.sh
 echo "KTAP version 1"
 echo "# guest: kernel $(uname -r) $(uname -m), page size $page_bytes"
 # Debug kernels show what they check with (CONFIG_IKCONFIG_PROC).
@@ -125,22 +111,11 @@ fi
 # Boot-time objects are not ours.
 [ "$DEBUG" = 1 ] && echo clear >$KMEMLEAK
 
-# vgem, DRM's virtual GEM driver, imports the dma-buf cases' buffers:
-# built into the own kernels, Debian's module in the payload elsewhere.
-[ "$VGEM" = 1 ] && check "vgem: DRM's importer for the dma-buf cases" \
-	sh -c 'test -c /dev/dri/card0 || modprobe vgem; test -c /dev/dri/card0'
-# brd, the RAM disk: /dev/ram0 for the O_DIRECT cases (tests/odirect.c),
-# one disk of 1 MiB, the most of a region they move (ODIRECT_MAX); built
-# into the own kernels that have it (scripts/kconfig/block.config).
-[ "$BRD" = 1 ] && check "brd: /dev/ram0 for the O_DIRECT cases" \
-	sh -c 'test -b /dev/ram0 || modprobe brd rd_nr=1 rd_size=1024; test -b /dev/ram0'
-
-# The test DMA engine: loaded before memdriver ever is, and kept, so that
-# every section's copies find its channels as they would a board's engine.
-# Its device has no firmware node, so on arm64 its DMA is non-coherent.
+# The helper modules: vgem, brd, the test DMA engine.
+[ "$VGEM" = 1 ] && check "vgem: DRM's importer for the dma-buf cases" load_vgem
+[ "$BRD" = 1 ] && check "brd: /dev/ram0 for the O_DIRECT cases" load_brd
 if [ "$TESTDMA" = 1 ]; then
-	check "insmod memdriver_testdma: the test DMA engine's memcpy channels" sh -c \
-		'insmod /memdriver_testdma.ko && ls -d /sys/class/dma/dma*chan* >/dev/null'
+	check "insmod memdriver_testdma: the test DMA engine's memcpy channels" load_testdma
 	dmesg | grep 'memdriver-testdma' | sed 's/^/# dmesg: /'
 fi
 
@@ -580,6 +555,33 @@ section_modprobe() {
 	done
 	check "every option of memdriver.conf applied${bad:+ (got$bad)}" test -z "$bad"
 	check "modprobe -r memdriver" modprobe -r memdriver
+}
+
+# ---- The documentation's commands (scripts/readme-blocks.sh) ----
+# Each block README.md tells a user to type once memdriver is built, in
+# order, as /readme/NN.sh, from memdriver not loaded; a block that promises
+# output must print it (common.sh: output_matches). The console keeps text
+# only: the tutorial's program prints raw device bytes.
+section_readme() {
+	grep -q '^memdriver ' /proc/modules && rmmod memdriver
+	for f in /readme/*.sh; do
+		b=${f%.sh}
+		sh "$f" >/tmp/block.out 2>&1
+		rc=$?
+		# "# | ": shown, but not results the host counts (the
+		# suite's run here repeats section defaults').
+		tr -cd '\11\12\40-\176' </tmp/block.out | sed 's/^/# | /'
+		if [ $rc != 0 ]; then
+			not_ok "$(cat "$b.name") (exit $rc)"
+		elif [ -f "$b.expected" ] && ! output_matches "$b.expected" /tmp/block.out; then
+			not_ok "$(cat "$b.name"), not as promised"
+		else
+			ok "$(cat "$b.name")$([ -f "$b.expected" ] && echo ', as promised')"
+		fi
+	done
+	if grep -q '^memdriver ' /proc/modules; then
+		check "rmmod after the documentation's commands" rmmod memdriver
+	fi
 }
 
 # ---- 3. Bad parameters: -EINVAL, a clear message, nothing left ----

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The system guest's first boot (scripts/system-test.sh), on Debian's 6.1
 # arm64 with systemd and udev: pi installs memdriver's packages the way
-# README.md's "Installing from Debian packages" says, offline: DKMS builds
+# docs/packaging.md's "Installing from Debian packages" says, offline: DKMS builds
 # the module natively for the running kernel, modprobe loads it, udev
 # gives /dev/memdriver0 to the group the package made, pi (in the group,
 # and in video as on Raspberry Pi OS, with vgem loaded for the dma-buf
@@ -17,7 +17,7 @@ check "systemd is PID 1, the system is up, running $rel" sh -c '
 	test "$(cat /proc/1/comm)" = systemd &&
 	systemctl is-active multi-user.target'
 cp memdriver-*.deb /home/pi/ && chown pi:pi /home/pi/memdriver-*.deb
-# README.md's commands, in its order; -y as nobody answers. Not
+# docs/packaging.md's commands, in its order; -y as nobody answers. Not
 # --no-download: apt counts taking local files as a download.
 check "sudo apt install ./memdriver-dkms ./memdriver-tools, offline" as_pi "
 	sudo apt install -y ./memdriver-dkms_${ver}_all.deb ./memdriver-tools_${ver}_arm64.deb"

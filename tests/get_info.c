@@ -5,7 +5,7 @@
  */
 #include "util.h"
 
-TEST(info)
+TEST(get_info)
 {
 	static const char *const attrs[MEMDRIVER_NR_REGIONS] = {
 		"kmalloc_size", "vmalloc_size", "dma_size", "pages_size",
@@ -135,7 +135,7 @@ int show_info(void)
 	return 0;
 }
 
-const struct test_case info_cases[] = {
-	CASE(info),
+const struct test_case get_info_cases[] = {
+	CASE(get_info),
 	{ }
 };

@@ -77,7 +77,7 @@ TEST(tutorial_flow)
 	tutorial_flow(fd, false);
 }
 
-const struct test_case tutorial_cases[] = {
+const struct test_case tutorial_flow_cases[] = {
 	CASE(tutorial_flow),
 	{ }
 };
