@@ -95,3 +95,19 @@ output_matches() { # promised actual
 		}
 	}' "$1" "$2"
 }
+# Runs one documentation block (/readme/NN.sh, beside it NN.name and maybe
+# NN.expected) and prints its output, text only (the tutorial's program
+# prints raw device bytes), each line after <prefix>. Returns 0 if it exited
+# 0 and printed what it promises; else 1, the reason in $block_why.
+run_block() { # /readme/NN.sh prefix
+	sh "$1" >/tmp/block.out 2>&1
+	block_rc=$?
+	tr -cd '\11\12\40-\176' </tmp/block.out | sed "s/^/$2/"
+	block_why=
+	if [ $block_rc != 0 ]; then
+		block_why="exit $block_rc"
+	elif [ -f "${1%.sh}.expected" ] && ! output_matches "${1%.sh}.expected" /tmp/block.out; then
+		block_why="not as promised"
+	fi
+	[ -z "$block_why" ]
+}

@@ -8,16 +8,7 @@
 . /common.sh
 dmesg -n 1
 for f in /readme/*.sh; do
-	b=${f%.sh}
 	echo
 	sed '1,3d; s/^/$ /' "$f"
-	sh "$f" >/tmp/block.out 2>&1
-	rc=$?
-	# The tutorial's program prints raw device bytes: text only.
-	tr -cd '\11\12\40-\176' </tmp/block.out
-	[ $rc = 0 ] || { echo "# $(cat "$b.name"): exit $rc"; exit 1; }
-	if [ -f "$b.expected" ] && ! output_matches "$b.expected" /tmp/block.out; then
-		echo "# $(cat "$b.name"): not what README.md promises"
-		exit 1
-	fi
+	run_block "$f" '' || { echo "# $(cat "${f%.sh}.name"): $block_why"; exit 1; }
 done

@@ -560,23 +560,16 @@ section_modprobe() {
 # ---- The documentation's commands (scripts/readme-blocks.sh) ----
 # Each block README.md tells a user to type once memdriver is built, in
 # order, as /readme/NN.sh, from memdriver not loaded; a block that promises
-# output must print it (common.sh: output_matches). The console keeps text
-# only: the tutorial's program prints raw device bytes.
+# output must print it (common.sh: run_block).
 section_readme() {
 	grep -q '^memdriver ' /proc/modules && rmmod memdriver
 	for f in /readme/*.sh; do
-		b=${f%.sh}
-		sh "$f" >/tmp/block.out 2>&1
-		rc=$?
 		# "# | ": shown, but not results the host counts (the
 		# suite's run here repeats section defaults').
-		tr -cd '\11\12\40-\176' </tmp/block.out | sed 's/^/# | /'
-		if [ $rc != 0 ]; then
-			not_ok "$(cat "$b.name") (exit $rc)"
-		elif [ -f "$b.expected" ] && ! output_matches "$b.expected" /tmp/block.out; then
-			not_ok "$(cat "$b.name"), not as promised"
+		if run_block "$f" '# | '; then
+			ok "$(cat "${f%.sh}.name")$([ -f "${f%.sh}.expected" ] && echo ', as promised')"
 		else
-			ok "$(cat "$b.name")$([ -f "$b.expected" ] && echo ', as promised')"
+			not_ok "$(cat "${f%.sh}.name") ($block_why)"
 		fi
 	done
 	if grep -q '^memdriver ' /proc/modules; then
