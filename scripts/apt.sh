@@ -111,11 +111,19 @@ newest_linux_source() { # refresh|asis "release..." [package]
 	done | sort -V | tail -1
 }
 
-# Highest version of a package available from one suite.
+# Highest version of a package available from one suite: of the bookworm
+# configuration, or of another release's when APT_RELEASE names one.
 suite_version() { # pkg suite
-	papt_cache madison "$1" | awk -F'|' -v s="$2" \
+	any_cache madison "$1" | awk -F'|' -v s="$2" \
 		'$3 ~ ("/" s "[ /]") || $3 ~ (" " s "/") {gsub(/ /,"",$2); print $2}' |
 		sort -V | tail -1
+}
+any_cache() {
+	if [ -n "${APT_RELEASE:-}" ]; then
+		release_cache "$APT_RELEASE" "$@"
+	else
+		papt_cache "$@"
+	fi
 }
 
 # The image package a kernel metapackage points at in a suite.
@@ -123,7 +131,7 @@ resolve_image() { # metapkg(with :arch) suite
 	local ver
 	ver=$(suite_version "$1" "$2")
 	[ -n "$ver" ] || die "no $1 in $2"
-	papt_cache show "$1=$ver" | awk -F': ' '/^Depends:/ {print $2; exit}' |
+	any_cache show "$1=$ver" | awk -F': ' '/^Depends:/ {print $2; exit}' |
 		tr ',' '\n' | grep -o 'linux-image-[^ ]*' | head -1
 }
 

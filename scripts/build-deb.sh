@@ -12,6 +12,9 @@
 # usage: scripts/build-deb.sh [OUTDIR [ARCH...]]
 #   scripts/build-deb.sh                  on x86_64: all, amd64 and arm64
 #   scripts/build-deb.sh /tmp/debs amd64  all and amd64 only
+# MEMDRIVER_DEB_VERSION=V builds version V instead of debian/changelog's,
+# from a changelog entry added on top in the copy (the system guest's
+# update to a newer package: scripts/system-test.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,7 +22,7 @@ out=$(realpath -m "${1:-$MEMDRIVER_TOP}")
 shift $(($# > 0))
 native=$(dpkg --print-architecture)
 if [ $# -gt 0 ]; then arches=("$@"); else mapfile -t arches < <(deb_arches); fi
-ver=$(memdriver_version)
+ver=${MEMDRIVER_DEB_VERSION:-$(memdriver_version)}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -29,9 +32,20 @@ mkdir -p "$out"
 mapfile -t sources < <(printf '%s\n' debian dkms.conf LICENSE README.md docs contrib \
 	"${MODULE_SOURCES[@]}" "${USER_SOURCES[@]}" | sort -u)
 
+# An entry for $ver on top of the changelog, signed as the one below it.
+newer_changelog() { # changelog
+	{
+		sed -n "1s/(.*)/($ver)/p" "$1"
+		printf '\n  * A newer version of the same sources.\n\n'
+		grep -m1 '^ -- ' "$1"
+		echo
+		cat "$1"
+	} >"$1.new" && mv "$1.new" "$1"
+}
 build() { # dpkg-buildpackage options...
 	local src=$work/memdriver-$ver
 	stage_sources "$src" "${sources[@]}"
+	[ "$ver" = "$(memdriver_version)" ] || newer_changelog "$src/debian/changelog"
 	log "dpkg-buildpackage $*"
 	# -us -uc: nothing is signed; Rules-Requires-Root: no, so no fakeroot.
 	(cd "$src" && dpkg-buildpackage -us -uc "$@")

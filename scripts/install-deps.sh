@@ -185,15 +185,11 @@ main() {
 	private_apt_setup
 	for s in $(run_scenarios); do
 		scenario_load "$s"
-		# Own kernels are built, not fetched (scripts/test.sh).
-		[ "$KERNEL" = debian ] || continue
-		fetch_kernel
+		# Own kernels are built, not fetched (scripts/test.sh); a system
+		# guest's come with its disk image (scripts/system-image.sh).
 		[ "$KIND" != system ] || system=1
-		# A system guest's kernel upgrade: that series' packages too.
-		if [ -n "$UPGRADE_SERIES" ]; then
-			KDIR_ROOT=$KERNELS_DIR/$UPGRADE_SERIES-$ARCH KERNEL_SUITES=$UPGRADE_SUITES
-			fetch_kernel
-		fi
+		[ "$KERNEL" = debian ] && [ "$KIND" = busybox ] || continue
+		fetch_kernel
 		[ -z "$KERNEL_DTB" ] || [ -n "$(scenario_dtb)" ] ||
 			die "$KERNEL_DTB missing in $(cat "$KDIR_ROOT/release")"
 	done

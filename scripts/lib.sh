@@ -40,8 +40,8 @@ scenario_load() { # name [--no-kdir]
 	ARCH= KERNEL= KERNEL_SERIES= KERNEL_SUITES= KERNEL_SOURCE= KCONFIG=
 	KERNEL_BUILD= KERNEL_DTB= MACHINE= MEMORY=1024 SMP=2 CMDLINE=
 	TIMEOUT=900 FUZZ_DIVISOR=1 TIMEOUT_SCALE=1 DEBUG=0 EXPECT_ENGINE=0 TESTDMA=1
-	SUITE=$SUITE_DEFAULT EXTRA_BOOTS=() SKIPS=() RANK=2 KIND=busybox
-	UPGRADE_SERIES= UPGRADE_SUITES=
+	SUITE=$SUITE_DEFAULT EXTRA_BOOTS=() SKIPS=() RANK=3 KIND=busybox
+	UPGRADE_SUITES= KERNEL_FLAVOUR= COMPAT_SUITE=1
 	. "$f"
 	case $ARCH in amd64 | arm64) ;; *) die "$f: ARCH must be amd64 or arm64" ;; esac
 	case $KERNEL in debian | own) ;; *) die "$f: KERNEL must be debian or own" ;; esac
@@ -50,8 +50,9 @@ scenario_load() { # name [--no-kdir]
 	# The test DMA engine is an engine the cases must see.
 	[ "$KIND" = busybox ] || TESTDMA=0
 	[ "$TESTDMA" = 0 ] || EXPECT_ENGINE=1
+	# A system guest's kernel is its disk image's: none on the host.
 	KDIR_ROOT=
-	[ "${2:-}" = --no-kdir ] || KDIR_ROOT=$(kernel_dir)
+	[ "${2:-}" = --no-kdir ] || [ "$KIND" = system ] || KDIR_ROOT=$(kernel_dir)
 }
 
 # Where the loaded scenario's kernel lives: <dir>/{vmlinuz,headers/,release}.
@@ -208,6 +209,7 @@ guest_conf() { # sections
 		"FUZZ_CAPS_OPS=$((FUZZ_CAPS_OPS / FUZZ_DIVISOR))" \
 		"STRESS_ROUNDS=$((1000 / FUZZ_DIVISOR)) DEBUG=$DEBUG"
 	echo "EXPECT_ENGINE=$EXPECT_ENGINE TESTDMA=$TESTDMA TIMEOUT_SCALE=$TIMEOUT_SCALE"
+	echo "COMPAT_SUITE=$COMPAT_SUITE"
 	# Debian's kernels ship vgem and brd; the payload carries them
 	# (make_payload). Every own kernel has vgem built in (qemu.config),
 	# and brd where it is built with the block fragment.

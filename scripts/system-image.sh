@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build, or find in the cache, the system guest's disk image: Debian
-# bookworm arm64 with systemd as init, udev, apt, DKMS and a compiler, and
-# Debian's 6.1 arm64 kernel with its headers, the ABI scenario system-arm64
-# boots (scripts/system.sh). Prints the image's directory:
+# trixie arm64 with systemd as init, udev, apt, DKMS and a compiler, and
+# the stock kernel scenario system-arm64 boots (16 KiB pages) with its
+# headers (scripts/system.sh). Prints the image's directory:
 #   disk.raw        the root file system (ext4, label sysroot, sparse);
 #                   boots take copy-on-write overlays of it, never change it
 #   vmlinuz, initrd.img, release
 #                   the kernel and Debian's initramfs, taken out of the image
 #   times           seconds each stage took when it was built
+#   status          the installed system's dpkg status, which the kernel
+#                   upgrade's packages are resolved against
 #
 # usage: scripts/system-image.sh
 #
@@ -67,7 +69,7 @@ if [ -f "$dir/.complete" ]; then
 fi
 
 work=$SYSTEM_DIR/work-$key
-debs=$SYSTEM_DIR/debs
+debs=$SYSTEM_DEBS
 rm -rf "$work" && mkdir -p "$work" "$debs"
 root=$work/root
 times=$work/times
@@ -79,7 +81,7 @@ stage() { # name seconds
 
 # ---- stage 1: download and unpack on the host ----
 SECONDS=0
-log "system image $key: unpacking bookworm arm64 with $release"
+log "system image $key: unpacking $SYSTEM_RELEASE arm64 with $release"
 # Merged /usr (bin, sbin, lib as links into usr/) before anything is
 # unpacked, as debootstrap makes it; mmdebstrap's hook does that and
 # registers a dummy usr-is-merged. The deb cache is copied in before the
@@ -98,9 +100,15 @@ nice -n 19 mmdebstrap --variant=extract --mode=root --arch=arm64 \
 		printf '%s\\n' \$MMDEBSTRAP_ESSENTIAL >$work/resolved.debs" \
 	--include='?essential' --include='?priority(required)' \
 	--include="$(echo $pkgs | tr ' ' ,)" \
-	bookworm "$root" "$work/sources.list" >"$work/mmdebstrap.log" 2>&1 ||
+	"$SYSTEM_RELEASE" "$root" "$work/sources.list" >"$work/mmdebstrap.log" 2>&1 ||
 	die "mmdebstrap failed, see $work/mmdebstrap.log"
 [ -d "$root/lib/modules/$release" ] || die "no modules of $release in the tree"
+# The packages' links to /dev/null (masked units) go: dpkg, installing over
+# the unpacked tree, compares an existing link's lstat size with what
+# readlink gives, and under proot "/dev/null" reads back a byte longer
+# (trixie's sudo: "symbolic link '/usr/lib/systemd/system/sudo.service'
+# size has changed from 9 to 10"). dpkg makes them again.
+find "$root" -xdev -type l -lname /dev/null -delete
 
 # What the second stage installs: Essential packages by dpkg, the rest by
 # apt, by name. Exactly what apt resolved and mmdebstrap unpacked (its
@@ -116,7 +124,8 @@ for f in $(cat "$work/resolved.debs"); do
 	fi
 done
 mkdir -p "$root/sysguest"
-cp "$guest/second-stage" "$work/essential.debs" "$work/other.pkgs" "$root/sysguest/"
+cp "$guest/second-stage" "$work/essential.debs" "$work/other.pkgs" "$work/resolved.debs" \
+	"$root/sysguest/"
 echo "$release" >"$root/sysguest/release"
 
 # The system's own settings: the root by label, the job's unit enabled,
@@ -172,6 +181,7 @@ stage "mkfs.ext4 -d" $SECONDS
 for f in vmlinuz initrd.img; do
 	cp "$root/boot/$f-$release" "$work/$f" || die "no /boot/$f-$release in the tree"
 done
+cp "$root/var/lib/dpkg/status" "$work/status"
 rm -rf "$root"
 echo "$release" >"$work/release"
 rm -rf "$dir"

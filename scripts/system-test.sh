@@ -2,18 +2,22 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # memdriver installed the way a Pi user installs it, on a real Debian
-# system (scripts/system-image.sh: bookworm arm64, systemd, udev, apt,
-# DKMS), from the Debian packages the test command built, in three boots
-# of one disk; each boot runs one job of scripts/guest/system/jobs/:
-#   1. install.sh, Debian's 6.1: apt install of both .debs, DKMS builds the
-#      module, modprobe, the udev rule and group, pi's suite and cat/echo
+# system (scripts/system-image.sh: trixie arm64, systemd, udev, apt, dkms
+# 3.2, gcc 14, a stock kernel with 16 KiB pages), from the Debian packages
+# the test command built, in three boots of one disk; each boot runs one
+# job of scripts/guest/system/jobs/:
+#   1. install.sh, trixie's kernel: apt install of both .debs, DKMS builds
+#      the module natively for the running kernel with no "Deprecated"
+#      line, modprobe, the udev rule and group, pi's suite and cat/echo
 #      demo, a user outside the group refused, modprobe.d and
 #      modules-load.d set up for the next boot
-#   2. upgrade.sh, 6.1 again: loaded at boot with the options; then
-#      bookworm-backports' 6.12 installed from .debs, offline, and DKMS
-#      builds memdriver for it by itself
-#   3. on-6.12.sh, the 6.12 it installed: loaded at boot from updates/dkms,
-#      pi's suite; apt purge leaves nothing behind
+#   2. upgrade.sh, the same kernel: loaded at boot with the options; then
+#      trixie-backports' newest 16 KiB kernel installed from .debs,
+#      offline, and DKMS builds memdriver for it by itself
+#   3. upgraded.sh, the kernel it installed: loaded at boot from
+#      updates/dkms, pi's suite; the packages updated to a newer version
+#      (built here from the same sources), which DKMS builds in the old
+#      one's place; apt purge leaves nothing behind
 # <log> gets every boot's console, one after the other (KTAP each), and
 # the verdict is scripts/vm-run.sh's: exits 0 on PASS, 2 when every boot
 # ran to its end and some check failed, 1 on any other FAIL (a boot that
@@ -38,7 +42,6 @@ work=$logfile.d
 rm -rf "$work" && mkdir -p "$work"
 : >"$logfile"
 system_facts
-"$MEMDRIVER_TOP/scripts/system-image.sh" >/dev/null
 
 # A job directory: the KTAP helpers, one job as run.sh, the version.
 job_dir() { # dir job
@@ -59,48 +62,53 @@ boot() { # name [system-run.sh options...] job-dir
 	[ $rc != 1 ]
 }
 
-# The scenario's UPGRADE_SERIES kernel (scripts/install-deps.sh caches its
-# image and headers), the arm64 kbuild that the guest runs, and what backports'
-# kbuild needs beyond the image (pahole for BTF, at the versions that fit
-# bookworm's libelf1): from the system guest's own deb cache, fetched once
-# (in $APT_DIR/debs, install-deps.sh would take the arm64 kbuild for the
-# host's).
-kernel_debs() { # dir
-	local p name arch deb v rel abi
-	rel=$(cat "$KERNELS_DIR/$UPGRADE_SERIES-arm64/release" 2>/dev/null) ||
-		die "no $UPGRADE_SERIES-arm64 kernel: run SCENARIOS=$SYSTEM_SCENARIO scripts/install-deps.sh"
-	abi=${rel%-arm64}
+# The upgrade's kernel and what it needs that the image lacks, as apt
+# itself resolves it against the image's installed packages (its dpkg
+# status) with the release's lists; downloaded once, handed in as .debs.
+kernel_debs() { # dir image-dir
+	local line file name rest v arch
+	mkdir -p "$1" "$SYSTEM_DEBS"
+	release_get "$SYSTEM_RELEASE" -o Dir::State::status="$2/status" \
+		-o APT::Architecture=arm64 -o APT::Install-Recommends=false \
+		-q=2 --print-uris install "linux-image-$SYS_UPGRADE" \
+		"linux-headers-$SYS_UPGRADE" >"$work/upgrade.uris" ||
+		die "apt cannot resolve $SYS_UPGRADE against the image"
+	while read -r line; do
+		file=$(echo "$line" | cut -d' ' -f2)
+		name=${file%%_*} rest=${file#*_}
+		v=${rest%_*} arch=${rest##*_}
+		v=${v//%3a/:} arch=${arch%.deb}
+		[ -f "$SYSTEM_DEBS/$file" ] ||
+			(cd "$SYSTEM_DEBS" && release_get "$SYSTEM_RELEASE" download -q \
+				"$name:$arch=$v" >/dev/null)
+		cp "$SYSTEM_DEBS/$file" "$1/"
+	done <"$work/upgrade.uris"
+	ls "$1"/linux-image-"$SYS_UPGRADE"_*.deb >/dev/null || die "no image of $SYS_UPGRADE"
+	echo "$SYS_UPGRADE" >"$1/release"
+}
+# The packages one version newer, from the same sources, for the update.
+next_debs() { # dir
+	local next=$ver+next
+	MEMDRIVER_DEB_VERSION=$next "$MEMDRIVER_TOP/scripts/build-deb.sh" "$work/next" arm64 \
+		>"$work/next.log" 2>&1 || die "the $next packages did not build, see $work/next.log"
 	mkdir -p "$1"
-	private_apt_setup
-	for p in "linux-image-$rel:arm64" "linux-headers-$rel:arm64" \
-		"linux-headers-$abi-common" "linux-kbuild-$abi:arm64" \
-		pahole:arm64 libbpf1:arm64 libdw1:arm64; do
-		name=${p%:*} arch=${p#*:}
-		[ "$arch" != "$p" ] || arch=all
-		case $name in
-		linux-*) v=$(papt_cache madison "$p" | awk -F'|' 'NR==1 {gsub(/ /,"",$2); print $2}') ;;
-		*) v=$(suite_version "$p" bookworm) ;;
-		esac
-		deb=$SYSTEM_DIR/debs/${name}_${v/:/%3a}_$arch.deb
-		[ -f "$deb" ] || [ ! -f "$APT_DIR/debs/${deb##*/}" ] ||
-			cp "$APT_DIR/debs/${deb##*/}" "$deb"
-		[ -f "$deb" ] || (cd "$SYSTEM_DIR/debs" && papt_get download -q "$p=$v" >/dev/null)
-		cp "$deb" "$1/"
-	done
-	echo "$rel" >"$1/release"
+	mv "$work/next/memdriver-dkms_${next}_all.deb" "$work/next/memdriver-tools_${next}_arm64.deb" "$1/"
+	rm -rf "$work/next"
+	echo "$next" >"$1/next-version"
 }
 
+image=$("$MEMDRIVER_TOP/scripts/system-image.sh")
 job_dir "$work/job-install" install.sh
 cp "$debs/memdriver-dkms_${ver}_all.deb" "$debs/memdriver-tools_${ver}_arm64.deb" \
 	"$work/job-install/"
 job_dir "$work/job-upgrade" upgrade.sh
-kernel_debs "$work/job-upgrade/debs"
-new=$(cat "$work/job-upgrade/debs/release")
-job_dir "$work/job-612" on-6.12.sh
-echo "$new" >"$work/job-612/release"
+kernel_debs "$work/job-upgrade/debs" "$image"
+job_dir "$work/job-upgraded" upgraded.sh
+echo "$SYS_UPGRADE" >"$work/job-upgraded/release"
+next_debs "$work/job-upgraded/next"
 
 boot install "$work/job-install" &&
 	boot upgrade "$work/job-upgrade" &&
-	boot on-6.12 --kernel "$new" "$work/job-612" || true
+	boot upgraded --kernel "$SYS_UPGRADE" "$work/job-upgraded" || true
 rm -f "$work/disk.qcow2"
 exit $verdict

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
-# The system guest: a real Debian bookworm arm64 system (systemd as init,
-# udev, apt, dkms, a compiler, Debian's 6.1 kernel and headers) on a disk
-# image, booted under QEMU. Sourced after lib.sh and apt.sh, never run.
+# The system guest: a real Debian trixie arm64 system, today's Raspberry Pi
+# OS base (systemd as init, udev, apt, dkms 3.2, gcc 14, Debian's stock
+# kernel with 16 KiB pages and its headers) on a disk image, booted under
+# QEMU. Sourced after lib.sh and apt.sh, never run.
 #
 # scripts/system-image.sh builds and caches the image; scripts/system-run.sh
 # boots it with a job (a script and its files on a second disk) and judges
@@ -11,9 +12,13 @@
 # Its kernel, machine, memory, console and upgrade: this scenario's.
 SYSTEM_SCENARIO=system-arm64
 SYSTEM_DIR=$MEMDRIVER_CACHE/sysguest
-# The root filesystem's suites: the kernel's ABI is bookworm-security's
-# (the scenario's), and backports stay out (6.12 is handed in as .debs).
-SYSTEM_SUITES="bookworm bookworm-updates bookworm-security"
+# The Debian release and the root filesystem's suites (apt.sh's private
+# configuration of that release); backports stay out: the upgrade's kernel
+# is handed in as .debs.
+SYSTEM_RELEASE=trixie
+SYSTEM_SUITES="trixie trixie-updates trixie-security"
+# Its packages, once downloaded (the upgrade's kernel too).
+SYSTEM_DEBS=$SYSTEM_DIR/debs-$SYSTEM_RELEASE
 # What the image holds besides Debian's Essential and required packages:
 # the init, udev, module tools, apt, DKMS with a compiler, sudo, and the
 # scenario's kernel with its headers (added by system-image.sh).
@@ -62,12 +67,26 @@ system_host_tools() {
 	echo "$dir"
 }
 
-# The scenario's machine (arch.sh) and kernel release, as SYS_* variables.
+# The kernel release the flavour's metapackage (linux-image-arm64-16k)
+# points at in the first of the suites that has it: found, never named.
+system_kernel() { # suites
+	local s img
+	for s in $1; do
+		img=$(APT_RELEASE=$SYSTEM_RELEASE resolve_image \
+			"linux-image-$KERNEL_FLAVOUR:$ARCH" "$s" 2>/dev/null) || continue
+		img=${img#linux-image-}
+		echo "${img%-unsigned}"
+		return 0
+	done
+	die "no linux-image-$KERNEL_FLAVOUR in $1"
+}
+# The scenario's machine (arch.sh), its kernel's release and the upgrade's,
+# as SYS_* variables (the release's apt lists refreshed daily).
 system_facts() {
 	scenario_load "$SYSTEM_SCENARIO"
-	[ -f "$KDIR_ROOT/.complete" ] ||
-		die "no $SYSTEM_SCENARIO kernel in $KDIR_ROOT: run SCENARIOS=$SYSTEM_SCENARIO scripts/install-deps.sh"
-	SYS_RELEASE=$(cat "$KDIR_ROOT/release")
+	release_apt_setup "$SYSTEM_RELEASE" >&2
+	SYS_RELEASE=$(system_kernel "$KERNEL_SUITES")
+	SYS_UPGRADE=$(system_kernel "$UPGRADE_SUITES")
 	machine_facts
 	SYS_CONSOLE=$CONSOLE
 }

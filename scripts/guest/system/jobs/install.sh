@@ -1,26 +1,28 @@
 # SPDX-License-Identifier: GPL-2.0
-# The system guest's first boot (scripts/system-test.sh), on Debian's 6.1
-# arm64 with systemd and udev: pi installs memdriver's packages the way
-# docs/packaging.md's "Installing from Debian packages" says, offline: DKMS builds
-# the module natively for the running kernel, modprobe loads it, udev
-# gives /dev/memdriver0 to the group the package made, pi (in the group,
-# and in video as on Raspberry Pi OS, with vgem loaded for the dma-buf
-# cases) runs the suite and the cat/echo demo without sudo, a user outside the
-# group is refused. Then the modprobe.d example and modules-load.d are set
-# up for the next boot to check. The job's files: the two .debs and the
-# version they carry (file "version").
+# The system guest's first boot (scripts/system-test.sh), on Debian trixie
+# arm64 with its stock 16 KiB-page kernel, systemd and udev: pi installs
+# memdriver's packages the way docs/packaging.md's "Installing from Debian
+# packages" says, offline: dkms 3.2 builds the module natively with gcc 14
+# for the running kernel and prints no "Deprecated" line, modprobe loads
+# it, udev gives /dev/memdriver0 to the group the package made, pi (in the
+# group, and in video as on Raspberry Pi OS, with vgem loaded for the
+# dma-buf cases) runs the suite and the cat/echo demo without sudo, a user
+# outside the group is refused. Then the modprobe.d example and
+# modules-load.d are set up for the next boot to check. The job's files:
+# the two .debs and the version they carry (file "version").
 . ./ktap.sh
-plan 12
+plan 13
 rel=$(uname -r)
 ver=$(cat version)
 check "systemd is PID 1, the system is up, running $rel" sh -c '
 	test "$(cat /proc/1/comm)" = systemd &&
 	systemctl is-active multi-user.target'
+check "Debian GNU/Linux 13 (trixie), page size 16384, dkms 3.2, gcc 14" system_is_trixie
 cp memdriver-*.deb /home/pi/ && chown pi:pi /home/pi/memdriver-*.deb
 # docs/packaging.md's commands, in its order; -y as nobody answers. Not
 # --no-download: apt counts taking local files as a download.
-check "sudo apt install ./memdriver-dkms ./memdriver-tools, offline" as_pi "
-	sudo apt install -y ./memdriver-dkms_${ver}_all.deb ./memdriver-tools_${ver}_arm64.deb"
+check "sudo apt install ./memdriver-dkms ./memdriver-tools, offline: DKMS builds, nothing deprecated" \
+	apt_as_pi "sudo apt install -y ./memdriver-dkms_${ver}_all.deb ./memdriver-tools_${ver}_arm64.deb"
 dkms_built() {
 	expect "memdriver/$ver, $rel, aarch64: installed" "$(dkms status memdriver)" &&
 		expect "$(dkms_module "$rel")" "$(modinfo -n memdriver)"

@@ -57,4 +57,19 @@ dkms_module() { # release
 	echo "/lib/modules/$1/updates/dkms/memdriver$(find "/lib/modules/$1/kernel" \
 		-name 'ext4.ko*' | sed 's/.*ext4//')"
 }
+# What the system is: today's Raspberry Pi OS base and the Pi 5's pages.
+system_is_trixie() {
+	. /etc/os-release && echo "$PRETTY_NAME" && expect 13 "$VERSION_ID" &&
+		echo "page size $(getconf PAGESIZE)" && expect 16384 "$(getconf PAGESIZE)" &&
+		dkms --version && dkms --version | grep -q '^dkms-3\.2\.' &&
+		gcc --version | head -1 && gcc -dumpversion | grep -q '^14'
+}
+# An apt command line as pi, whose output must name no deprecated feature:
+# dkms 3.1.8 and later warn of deprecated dkms.conf keys on every build.
+apt_as_pi() { # command-line
+	as_pi "$1" >/tmp/apt.out 2>&1
+	st=$?
+	cat /tmp/apt.out
+	[ $st = 0 ] && ! grep -i 'deprecated' /tmp/apt.out
+}
 done_checks() { exit "$failed"; }
