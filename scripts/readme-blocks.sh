@@ -7,10 +7,12 @@
 # line "<!-- guest -->" is one; the fenced block after a following
 # "<!-- guest output -->" is what it must print: each line exactly, "..."
 # inside a line standing for any text, a line "..." for any lines.
-# Each block becomes <out>/NN.sh (sudo is the guest's root already; the
-# build's memdriver.ko, memdriver_test and tutorial_test are in /, where it
-# runs; set -e: a command that fails fails the block), NN.expected when it
-# promises output, and NN.name (document:line: its first command).
+# Each block becomes <out>/NN.sh, NN.expected when it promises output, and
+# NN.name (document:line: its first command). NN.sh runs where the build's
+# memdriver.ko, memdriver_test and tutorial_test are: $README_DIR, or /
+# (a busybox guest's payload); as root, sudo is the caller itself (a busybox
+# guest has none), as a user the real one (the system guest's pi); set -e:
+# a command that fails fails the block.
 #
 # usage: scripts/readme-blocks.sh <out-dir> <document>...
 set -euo pipefail
@@ -33,8 +35,8 @@ for doc in "$@"; do
 			n = start + (++count)
 			first = NR
 			print "# " doc ":" NR ", as a guest runs it" >file("sh")
-			print "sudo() { \"$@\"; }" >file("sh")
-			print "cd / && set -e" >file("sh")
+			print "if [ \"$(id -u)\" = 0 ]; then sudo() { \"$@\"; }; fi" >file("sh")
+			print "cd \"${README_DIR:-/}\" && set -e" >file("sh")
 		}
 		kind = want
 		want = ""

@@ -92,7 +92,7 @@ abi=${release%-*}
 seed+="; cp -n $APT_DIR/debs/linux-*-$abi-*_all.deb $APT_DIR/debs/linux-*-$abi-*_arm64.deb"
 seed+=" \"\$1/var/cache/apt/archives/\" 2>/dev/null || true"
 debian_sources arm64 $SYSTEM_SUITES >"$work/sources.list"
-nice -n 19 mmdebstrap --variant=extract --mode=root --arch=arm64 \
+mmdebstrap --variant=extract --mode=root --arch=arm64 \
 	--skip=check/qemu --skip=cleanup/apt \
 	--setup-hook=/usr/share/mmdebstrap/hooks/merged-usr/setup00.sh \
 	--setup-hook="mkdir -p \"\$1/var/cache/apt/archives\"; $seed" \
@@ -165,7 +165,7 @@ mkdir -p "$root/.host"
 cp "$tools"/* "$root/.host/"
 rc=0
 env -i TERM=dumb PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-	nice -n 19 unshare -m sh -c 'mount -t proc proc "$1/proc" && exec chroot "$1" \
+	unshare -m sh -c 'mount -t proc proc "$1/proc" && exec chroot "$1" \
 		/.host/ld-linux-x86-64.so.2 --library-path /.host /.host/proot \
 		-q /.host/qemu-aarch64-static -w / \
 		/bin/sh /sysguest/second-stage' sh "$root" >"$work/second-stage.log" 2>&1 || rc=$?

@@ -6,7 +6,9 @@
 # 3.2, gcc 14, a stock kernel with 16 KiB pages), from the Debian packages
 # the test command built, in three boots of one disk; each boot runs one
 # job of scripts/guest/system/jobs/:
-#   1. install.sh, trixie's kernel: apt install of both .debs, DKMS builds
+#   1. install.sh, trixie's kernel: the README's Pi section as pi (make
+#      with gcc 14, its commands run from README.md itself and their output
+#      compared), then apt install of both .debs, DKMS builds
 #      the module natively for the running kernel with no "Deprecated"
 #      line, modprobe, the udev rule and group, pi's suite and cat/echo
 #      demo, a user outside the group refused, modprobe.d and
@@ -64,13 +66,15 @@ boot() { # name [system-run.sh options...] job-dir
 
 # The upgrade's kernel and what it needs that the image lacks, as apt
 # itself resolves it against the image's installed packages (its dpkg
-# status) with the release's lists; downloaded once, handed in as .debs.
+# status) with the release's lists, from the upgrade's suite first (-t, as
+# a user installs from backports: its kernel pre-depends on backports'
+# linux-base); downloaded once, handed in as .debs.
 kernel_debs() { # dir image-dir
 	local line file name rest v arch
 	mkdir -p "$1" "$SYSTEM_DEBS"
 	release_get "$SYSTEM_RELEASE" -o Dir::State::status="$2/status" \
 		-o APT::Architecture=arm64 -o APT::Install-Recommends=false \
-		-q=2 --print-uris install "linux-image-$SYS_UPGRADE" \
+		-t "${UPGRADE_SUITES%% *}" -q=2 --print-uris install "linux-image-$SYS_UPGRADE" \
 		"linux-headers-$SYS_UPGRADE" >"$work/upgrade.uris" ||
 		die "apt cannot resolve $SYS_UPGRADE against the image"
 	while read -r line; do
@@ -101,6 +105,13 @@ image=$("$MEMDRIVER_TOP/scripts/system-image.sh")
 job_dir "$work/job-install" install.sh
 cp "$debs/memdriver-dkms_${ver}_all.deb" "$debs/memdriver-tools_${ver}_arm64.deb" \
 	"$work/job-install/"
+# The source tree as a clone has it (the tracked files, as they are now),
+# for the README's Pi section, and that section's blocks, with the guests'
+# helpers that judge them.
+mkdir -p "$work/job-install/memdriver"
+git -C "$MEMDRIVER_TOP" ls-files -z | (cd "$MEMDRIVER_TOP" && xargs -0 cp --parents -t "$work/job-install/memdriver")
+"$MEMDRIVER_TOP/scripts/readme-blocks.sh" "$work/job-install/readme" "$MEMDRIVER_TOP/README.md" >/dev/null
+cp "$MEMDRIVER_TOP/scripts/guest/common.sh" "$work/job-install/"
 job_dir "$work/job-upgrade" upgrade.sh
 kernel_debs "$work/job-upgrade/debs" "$image"
 job_dir "$work/job-upgraded" upgraded.sh

@@ -1,23 +1,48 @@
 # SPDX-License-Identifier: GPL-2.0
 # The system guest's first boot (scripts/system-test.sh), on Debian trixie
-# arm64 with its stock 16 KiB-page kernel, systemd and udev: pi installs
-# memdriver's packages the way docs/packaging.md's "Installing from Debian
-# packages" says, offline: dkms 3.2 builds the module natively with gcc 14
+# arm64 with its stock 16 KiB-page kernel, systemd and udev. First pi
+# follows README.md's Pi section in a clone of the tree: the headers,
+# make (gcc 14, no warning), the tutorial's program, then each command
+# block of steps 4 to 8, from the README itself (scripts/readme-blocks.sh),
+# with real sudo, its output compared with what the README promises. Then
+# pi installs memdriver's packages the way docs/packaging.md's "Installing
+# from Debian packages" says, offline: dkms 3.2 builds the module natively with gcc 14
 # for the running kernel and prints no "Deprecated" line, modprobe loads
 # it, udev gives /dev/memdriver0 to the group the package made, pi (in the
 # group, and in video as on Raspberry Pi OS, with vgem loaded for the
 # dma-buf cases) runs the suite and the cat/echo demo without sudo, a user
 # outside the group is refused. Then the modprobe.d example and
 # modules-load.d are set up for the next boot to check. The job's files:
-# the two .debs and the version they carry (file "version").
+# the two .debs and the version they carry (file "version"), the tree
+# (memdriver/), the README's blocks (readme/) and the guests' common.sh.
 . ./ktap.sh
-plan 13
+plan $((14 + $(ls readme/*.sh | wc -l)))
 rel=$(uname -r)
 ver=$(cat version)
 check "systemd is PID 1, the system is up, running $rel" sh -c '
 	test "$(cat /proc/1/comm)" = systemd &&
 	systemctl is-active multi-user.target'
 check "Debian GNU/Linux 13 (trixie), page size 16384, dkms 3.2, gcc 14" system_is_trixie
+# README.md's Pi section, steps 1 and 3, as typed (offline: apt finds
+# everything installed), then steps 4 to 8 block by block.
+cp -r memdriver /home/pi/ && chown -R pi:pi /home/pi/memdriver
+built() {
+	as_pi 'cd ~/memdriver
+		sudo apt install -y linux-headers-$(uname -r) build-essential dkms
+		make
+		gcc -o tutorial_test scripts/tutorial_test.c' >/tmp/make.out 2>&1
+	st=$?
+	cat /tmp/make.out
+	# (apt's own "WARNING:" to scripts is no compiler's.)
+	[ $st = 0 ] && ! grep -v 'apt does not have a stable CLI' /tmp/make.out | grep -i 'warning:' &&
+		modinfo -F vermagic /home/pi/memdriver/memdriver.ko | grep -q "^$rel "
+}
+check "README, Pi section: headers, make and gcc -o tutorial_test as pi, no warning" built
+. ./common.sh
+for f in readme/*.sh; do
+	check "$(cat "${f%.sh}.name")$([ -f "${f%.sh}.expected" ] && echo ', as promised')" \
+		block_as_pi "$f"
+done
 cp memdriver-*.deb /home/pi/ && chown pi:pi /home/pi/memdriver-*.deb
 # docs/packaging.md's commands, in its order; -y as nobody answers. Not
 # --no-download: apt counts taking local files as a download.

@@ -72,4 +72,15 @@ apt_as_pi() { # command-line
 	cat /tmp/apt.out
 	[ $st = 0 ] && ! grep -i 'deprecated' /tmp/apt.out
 }
+# A README block (scripts/readme-blocks.sh) as pi in the tree pi built,
+# its output shown as "| " lines (memdriver_test's KTAP in it is not
+# counted again: pi's suite counts).
+block_as_pi() { # readme/NN.sh
+	cp "$1" /tmp/block.sh && chmod 0644 /tmp/block.sh
+	su -l pi -c 'README_DIR=$HOME/memdriver sh /tmp/block.sh' >/tmp/block.out 2>&1
+	st=$?
+	tr -cd '\11\12\40-\176' </tmp/block.out | sed 's/^/| /'
+	[ $st = 0 ] || { echo "exit $st"; return 1; }
+	[ ! -f "${1%.sh}.expected" ] || output_matches "${1%.sh}.expected" /tmp/block.out
+}
 done_checks() { exit "$failed"; }
