@@ -13,13 +13,13 @@
 #      line, modprobe, the udev rule and group, pi's suite and cat/echo
 #      demo, a user outside the group refused, modprobe.d and
 #      modules-load.d set up for the next boot
-#   2. upgrade.sh, the same kernel: loaded at boot with the options; then
+#   2. upgrade.sh, the same kernel: loaded at boot with the options; the
+#      packages updated to a newer version (built here from the same
+#      sources), which DKMS builds in the old one's place; then
 #      trixie-backports' newest 16 KiB kernel installed from .debs,
 #      offline, and DKMS builds memdriver for it by itself
 #   3. upgraded.sh, the kernel it installed: loaded at boot from
-#      updates/dkms, pi's suite; the packages updated to a newer version
-#      (built here from the same sources), which DKMS builds in the old
-#      one's place; apt purge leaves nothing behind
+#      updates/dkms, pi's suite; apt purge leaves nothing behind
 # <log> gets every boot's console, one after the other (KTAP each), and
 # the verdict is scripts/vm-run.sh's: exits 0 on PASS, 2 when every boot
 # ran to its end and some check failed, 1 on any other FAIL (a boot that
@@ -114,9 +114,10 @@ git -C "$MEMDRIVER_TOP" ls-files -z | (cd "$MEMDRIVER_TOP" && xargs -0 cp --pare
 cp "$MEMDRIVER_TOP/scripts/guest/common.sh" "$work/job-install/"
 job_dir "$work/job-upgrade" upgrade.sh
 kernel_debs "$work/job-upgrade/debs" "$image"
+next_debs "$work/job-upgrade/next"
 job_dir "$work/job-upgraded" upgraded.sh
 echo "$SYS_UPGRADE" >"$work/job-upgraded/release"
-next_debs "$work/job-upgraded/next"
+cat "$work/job-upgrade/next/next-version" >"$work/job-upgraded/version"
 
 boot install "$work/job-install" &&
 	boot upgrade "$work/job-upgrade" &&
