@@ -290,7 +290,10 @@ done
 conf_params() { sed -n 's/^options memdriver //p' "$MEMDRIVER_TOP/contrib/memdriver.conf" |
 	tr ' ' '\n' | sed 's/=.*//' | sort; }
 ko=$(ls "$RUN_DIR"/build-*/memdriver.ko 2>/dev/null | head -1)
-if [ -n "$ko" ] && [ "$(conf_params)" = "$(modinfo -F parm "$ko" | sed 's/:.*//' | sort)" ]; then
+if [ ${#build_of[@]} = 0 ]; then
+	# Only a system guest: its module builds inside it, none here.
+	echo "# contrib/memdriver.conf: not compared, no module built here (scenarios: $SCENARIO_LIST)"
+elif [ -n "$ko" ] && [ "$(conf_params)" = "$(modinfo -F parm "$ko" | sed 's/:.*//' | sort)" ]; then
 	pass "contrib/memdriver.conf names exactly the module's parameters"
 else
 	fail "contrib/memdriver.conf names exactly the module's parameters"
