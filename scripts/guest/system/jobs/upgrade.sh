@@ -12,7 +12,7 @@
 # debs/release (the new kernel's), version, and next/ (the newer
 # packages, their version in next-version).
 . ./ktap.sh
-plan 9
+plan 8
 rel=$(uname -r)
 new=$(cat debs/release)
 ver=$(cat version)
