@@ -137,6 +137,7 @@ flock 9
 
 # ---- the source, unpacked once per version ----
 src=$DK_DIR/src-$version
+fresh_source=false
 unpack_source() {
 	[ -f "$src/.complete" ] && return 0
 	exec 8>"$DK_DIR/.lock-src"
@@ -166,6 +167,7 @@ unpack_source() {
 		echo "$version" >"$tmp/.debian-version"
 		touch "$tmp/.complete"
 		mv "$tmp" "$src"
+		fresh_source=true
 		rm -f "$deb"
 	fi
 	exec 8>&-
@@ -185,6 +187,14 @@ export CCACHE_BASEDIR=$DK_DIR CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-2G}
 # preprocessed source did not change (a rebuild takes about 3 minutes).
 [ -d /usr/lib/ccache ] && command -v ccache >/dev/null &&
 	export PATH=/usr/lib/ccache:$PATH
+# A source version unpacked just now has nothing in the cache: every object
+# misses, and the preprocessor mode's extra pass per miss (about 20% of a
+# KASAN compile, measured) is pure cost, 5 minutes of a cold run. Depend
+# mode hashes the compiler's own dependency file instead; the price: the
+# first fragment change after it rebuilds in full, not in 3 minutes.
+if $fresh_source; then
+	export CCACHE_DEPEND=1
+fi
 kmake() { make -C "$src" O="$bdir" "${KMAKE_ARGS[@]}" "$@"; }
 
 log "debug kernel $target: configuring in $bdir"

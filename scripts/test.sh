@@ -423,10 +423,11 @@ for sc in $SCENARIO_LIST; do
 		cp -a "$payload" "$payload-$b"
 		guest_conf "${GUEST_SECTIONS:-$sections}" >"$payload-$b/guest.conf"
 		queue_guest "$sc $args" "$sc" "$payload-$b" "$RUN_DIR/guest-$sc-$b.log" \
-			"$TIMEOUT" "$args" $((RANK + 1))
+			"$TIMEOUT" "$args" $((RANK + 100))
 	done
 done
-# Longest first: the scenarios' RANK (0 first), extra boots one later.
+# Longest first: the scenarios' RANK (0 first); the extra boots, all
+# short, after every first boot, so that they fill the end of the queue.
 order=$(for i in "${!queue[@]}"; do
 	IFS='|' read -r _ _ _ _ _ _ rank <<<"${queue[$i]}"
 	echo "$rank $i"

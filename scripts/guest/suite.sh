@@ -607,16 +607,16 @@ section_bad_params() {
 # ---- 4. Failing every allocation of the load, in turn ----
 section_load_faults() {
 	if $FAULTS; then
-		# Every other point of a one-device load (about 600 points, 0.8 s
-		# each on TCG), from an offset the seed picks, so two runs cover
+		# Every 4th point of a one-device load (about 600 points, 0.8 s
+		# each on TCG), from an offset the seed picks, so four runs cover
 		# them all. Two devices double the points, the first half the same
-		# as before: every 8th there. With DEBUG_KOBJECT_RELEASE every
-		# failed load waits seconds for its kobjects: every 60th and 120th.
-		stride1="--stride 2 --offset $FUZZ_SEED"
-		stride2="--stride 8 --offset $FUZZ_SEED"
+		# as before: every 16th there. With DEBUG_KOBJECT_RELEASE every
+		# failed load waits seconds for its kobjects: every 120th and 240th.
+		stride1="--stride 4 --offset $FUZZ_SEED"
+		stride2="--stride 16 --offset $FUZZ_SEED"
 		if $KOBJECT_RELEASE; then
-			stride1="--stride 60 --offset $FUZZ_SEED"
-			stride2="--stride 120 --offset $FUZZ_SEED"
+			stride1="--stride 120 --offset $FUZZ_SEED"
+			stride2="--stride 240 --offset $FUZZ_SEED"
 		fi
 		echo "MEMDRIVER-FAULTS-BEGIN"
 		nested /memdriver_test load-faults $stride1 $KO
