@@ -99,8 +99,8 @@ output_matches() { # promised actual
 # NN.expected) and prints its output, text only (the tutorial's program
 # prints raw device bytes), each line after <prefix>. Returns 0 if it exited
 # 0 and printed what it promises; else 1, the reason in $block_why.
-run_block() { # /readme/NN.sh prefix
-	sh "$1" >/tmp/block.out 2>&1
+run_block() { # /readme/NN.sh prefix [runner: sh by default]
+	${3:-sh} "$1" >/tmp/block.out 2>&1
 	block_rc=$?
 	tr -cd '\11\12\40-\176' </tmp/block.out | sed "s/^/$2/"
 	block_why=

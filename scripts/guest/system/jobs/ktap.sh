@@ -29,6 +29,13 @@ as_user() { # user command-line
 	su -l "$1" -c "set -e; $2"
 }
 as_pi() { as_user pi "$*"; }
+# The same, its output shown and also kept in /tmp/pi.out to be judged.
+as_pi_kept() { # command-line
+	as_pi "$1" >/tmp/pi.out 2>&1
+	st=$?
+	cat /tmp/pi.out
+	return $st
+}
 # "expect WHAT GOT": fails printing both unless they are equal.
 expect() {
 	[ "$1" = "$2" ] && return 0
@@ -44,12 +51,9 @@ node_is() { # node "user:group mode"
 # loaded and pi may open it (the job's check before), so its case runs.
 # Its whole KTAP output is the check's: each case counts.
 suite_as_pi() {
-	as_pi 'MEMDRIVER_EXPECT_VGEM=1 memdriver_test --fresh' >/tmp/suite.out 2>&1
-	rc=$?
-	cat /tmp/suite.out
-	last=$(tail -1 /tmp/suite.out)
-	[ $rc = 0 ] && expect "0 failed" "${last##*, }" &&
-		grep -q '# SKIP needs root' /tmp/suite.out
+	as_pi_kept 'MEMDRIVER_EXPECT_VGEM=1 memdriver_test --fresh' &&
+		expect "0 failed" "$(tail -1 /tmp/pi.out | sed 's/.*, //')" &&
+		grep -q '# SKIP needs root' /tmp/pi.out
 }
 # Where DKMS installs memdriver for a kernel: updates/dkms, compressed as
 # that kernel's own modules are (Debian's 6.12 uses xz, 6.1 none).
@@ -67,20 +71,17 @@ system_is_trixie() {
 # An apt command line as pi, whose output must name no deprecated feature:
 # dkms 3.1.8 and later warn of deprecated dkms.conf keys on every build.
 apt_as_pi() { # command-line
-	as_pi "$1" >/tmp/apt.out 2>&1
-	st=$?
-	cat /tmp/apt.out
-	[ $st = 0 ] && ! grep -i 'deprecated' /tmp/apt.out
+	as_pi_kept "$1" && ! grep -i 'deprecated' /tmp/pi.out
 }
 # A README block (scripts/readme-blocks.sh) as pi in the tree pi built,
-# its output shown as "| " lines (memdriver_test's KTAP in it is not
-# counted again: pi's suite counts).
+# judged as the busybox guests judge it (common.sh: run_block), its output
+# shown as "| " lines (memdriver_test's KTAP in it is not counted again:
+# pi's suite counts).
+sh_as_pi() { # file
+	cp "$1" /tmp/block.sh && chmod 0644 /tmp/block.sh &&
+		su -l pi -c 'README_DIR=$HOME/memdriver sh /tmp/block.sh'
+}
 block_as_pi() { # readme/NN.sh
-	cp "$1" /tmp/block.sh && chmod 0644 /tmp/block.sh
-	su -l pi -c 'README_DIR=$HOME/memdriver sh /tmp/block.sh' >/tmp/block.out 2>&1
-	st=$?
-	tr -cd '\11\12\40-\176' </tmp/block.out | sed 's/^/| /'
-	[ $st = 0 ] || { echo "exit $st"; return 1; }
-	[ ! -f "${1%.sh}.expected" ] || output_matches "${1%.sh}.expected" /tmp/block.out
+	run_block "$1" '| ' sh_as_pi || { echo "$block_why"; return 1; }
 }
 done_checks() { exit "$failed"; }
