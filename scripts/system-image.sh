@@ -85,12 +85,8 @@ log "system image $key: unpacking $SYSTEM_RELEASE arm64 with $release"
 # Merged /usr (bin, sbin, lib as links into usr/) before anything is
 # unpacked, as debootstrap makes it; mmdebstrap's hook does that and
 # registers a dummy usr-is-merged. The deb cache is copied in before the
-# download (apt takes a complete file it finds there) and back out after,
-# with the project's cached kernel packages.
+# download (apt takes a complete file it finds there) and back out after.
 seed="cp -n $debs/*.deb \"\$1/var/cache/apt/archives/\" 2>/dev/null || true"
-abi=${release%-*}
-seed+="; cp -n $APT_DIR/debs/linux-*-$abi-*_all.deb $APT_DIR/debs/linux-*-$abi-*_arm64.deb"
-seed+=" \"\$1/var/cache/apt/archives/\" 2>/dev/null || true"
 debian_sources arm64 $SYSTEM_SUITES >"$work/sources.list"
 mmdebstrap --variant=extract --mode=root --arch=arm64 \
 	--skip=check/qemu --skip=cleanup/apt \
@@ -113,7 +109,7 @@ find "$root" -xdev -type l -lname /dev/null -delete
 # What the second stage installs: Essential packages by dpkg, the rest by
 # apt, by name. Exactly what apt resolved and mmdebstrap unpacked (its
 # extract hook's MMDEBSTRAP_ESSENTIAL): the seeded cache holds more, such
-# as the 6.12 packages a demo handed in.
+# as an older kernel's packages.
 [ -s "$work/resolved.debs" ] || die "mmdebstrap named no unpacked packages"
 for f in $(cat "$work/resolved.debs"); do
 	f=$root/$f
