@@ -49,13 +49,17 @@ pass() { passed=$((passed + 1)) n=$((n + 1)); echo "ok $n - $1"; }
 fail() { failed=$((failed + 1)) n=$((n + 1)); echo "not ok $n - $1"; }
 # Run a command, keep its output; pass if it succeeds and prints no diagnostic.
 check_quiet() { # name logfile cmd...
-	local name=$1 logf=$2
+	local name=$1 logf=$2 rc=0
 	shift 2
-	if "$@" >"$logf" 2>&1 && ! grep -Eq 'warning:|error:|^(WARNING|ERROR|CHECK):' "$logf"; then
-		pass "$name"
+	"$@" >"$logf" 2>&1 || rc=$?
+	judge_quiet "$name" "$logf" "$rc"
+}
+judge_quiet() { # name logfile status: of a command run already
+	if [ "$3" = 0 ] && ! grep -Eq 'warning:|error:|^(WARNING|ERROR|CHECK):' "$2"; then
+		pass "$1"
 	else
-		fail "$name (see $logf)"
-		sed 's/^/#   /' "$logf" | head -40
+		fail "$1 (see $2)"
+		sed 's/^/#   /' "$2" | head -40
 	fi
 }
 # The same, for commands whose output is expected to be noisy: only the exit
@@ -260,8 +264,23 @@ done
 
 stage "module builds"
 # Once per kernel (raspi-arm64 boots 6.12-arm64's); with its KUnit suite as
-# well for a scenario whose suite runs it (MEMDRIVER_KUNIT=1).
+# well for a scenario whose suite runs it (MEMDRIVER_KUNIT=1). Two builds
+# at a time (each one compiler, then sparse, on one core), judged in order.
 declare -A build_of=() kunit_build_of=() testdma_of=() built=()
+build_names=() build_logs=() build_pids=()
+build_bg() { # name logfile cmd...
+	local name=$1 logf=$2 p running
+	shift 2
+	while :; do
+		running=0
+		for p in "${build_pids[@]}"; do kill -0 "$p" 2>/dev/null && running=$((running + 1)); done
+		[ $running -lt 2 ] && break
+		sleep 0.2
+	done
+	rm -f "$logf.rc"
+	( rc=0; "$@" >"$logf" 2>&1 || rc=$?; echo $rc >"$logf.rc" ) &
+	build_names+=("$name") build_logs+=("$logf") build_pids+=($!)
+}
 for sc in $SCENARIO_LIST; do
 	scenario_load "$sc"
 	[ -n "$KDIR_ROOT" ] || continue # a system guest: DKMS builds in it
@@ -269,9 +288,9 @@ for sc in $SCENARIO_LIST; do
 	build_of[$sc]=$RUN_DIR/build-$kname
 	if [ -z "${built[$kname]:-}" ]; then
 		built[$kname]=1
-		check_quiet "module builds for $kname: W=1 and sparse C=2 clean" \
+		build_bg "module builds for $kname: W=1 and sparse C=2 clean" \
 			"$RUN_DIR/build-$kname.log" build_module "$sc" "$RUN_DIR/build-$kname" W=1 C=2
-		check_quiet "test DMA engine builds for $kname: W=1 and sparse C=2 clean" \
+		build_bg "test DMA engine builds for $kname: W=1 and sparse C=2 clean" \
 			"$RUN_DIR/build-$kname-testdma.log" build_testdma "$sc" \
 			"$RUN_DIR/build-$kname-testdma" W=1 C=2
 	fi
@@ -280,10 +299,14 @@ for sc in $SCENARIO_LIST; do
 	kunit_build_of[$sc]=$RUN_DIR/build-$kname-kunit
 	if [ -z "${built[$kname-kunit]:-}" ]; then
 		built[$kname-kunit]=1
-		check_quiet "module with its KUnit suite builds for $kname: W=1 and sparse C=2 clean" \
+		build_bg "module with its KUnit suite builds for $kname: W=1 and sparse C=2 clean" \
 			"$RUN_DIR/build-$kname-kunit.log" build_module "$sc" "$RUN_DIR/build-$kname-kunit" \
 			W=1 C=2 MEMDRIVER_KUNIT=1
 	fi
+done
+for i in "${!build_pids[@]}"; do
+	wait "${build_pids[$i]}"
+	judge_quiet "${build_names[$i]}" "${build_logs[$i]}" "$(cat "${build_logs[$i]}.rc" 2>/dev/null || echo killed)"
 done
 
 # The modprobe.d example must name every parameter of the module, and no other.
